@@ -1,0 +1,51 @@
+"""Settings: production mode names what is missing; embedded mode needs nothing."""
+import pytest
+
+from webapp import settings as s
+
+
+def test_embedded_mode_needs_no_configuration(tmp_path):
+    cfg = s.load({"SCRIPTORIUM_DATA_DIR": str(tmp_path)})
+    assert cfg.mode == "embedded"
+    assert cfg.storage_backend == "local"
+    assert cfg.database_url.startswith("postgresql+psycopg://scriptorium:")
+    assert cfg.watch_dir == tmp_path / "inbox"
+    # the generated secret is kept, so sessions survive a restart
+    assert s.load({"SCRIPTORIUM_DATA_DIR": str(tmp_path)}).secret_key == cfg.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_mode_names_every_missing_setting():
+    with pytest.raises(s.SettingsError) as err:
+        s.load({"DATABASE_URL": "postgresql://db/x"})
+    assert "REDIS_URL" in str(err.value) and "SECRET_KEY" in str(err.value)
+
+
+def test_production_mode_requires_s3_credentials_with_an_endpoint():
+    env = {"DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://r:6379/0", "SECRET_KEY": "x" * 32,
+           "S3_ENDPOINT": "minio:9000"}
+    with pytest.raises(s.SettingsError, match="S3_ACCESS_KEY, S3_SECRET_KEY"):
+        s.load(env)
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("DATABASE_URL", "mysql://db/x", "DATABASE_URL"),
+    ("REDIS_URL", "localhost:6379", "REDIS_URL"),
+    ("MAX_UPLOAD_MB", "lots", "MAX_UPLOAD_MB"),
+    ("S3_SECURE", "maybe", "S3_SECURE"),
+    ("SECRET_KEY", "short", "SECRET_KEY"),
+])
+def test_malformed_settings_are_named(key, value, needle):
+    env = {"DATABASE_URL": "postgres://u:p@db/x", "REDIS_URL": "redis://r:6379/0", "SECRET_KEY": "x" * 32,
+           "S3_ENDPOINT": "minio:9000", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", key: value}
+    with pytest.raises(s.SettingsError, match=needle):
+        s.load(env)
+
+
+def test_production_settings_are_read():
+    cfg = s.load({"DATABASE_URL": "postgres://u:p@db/x", "REDIS_URL": "redis://r:6379/0", "SECRET_KEY": "x" * 32,
+                  "S3_ENDPOINT": "minio:9000", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b", "S3_SECURE": "true",
+                  "MAX_UPLOAD_MB": "10"})
+    assert cfg.production and cfg.storage_backend == "s3" and cfg.s3_secure
+    assert cfg.database_url == "postgresql+psycopg://u:p@db/x"
+    assert cfg.max_upload_mb == 10

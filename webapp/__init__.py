@@ -1,0 +1,67 @@
+"""Scriptorium's web app and domain (settings, models, storage, queue, services, blueprints)."""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Flask, g, render_template, request
+
+from webapp import settings as settings_mod
+from webapp.extensions import db, htmx
+
+
+def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod.Settings | None = None) -> Flask:
+    """Build the Flask app. Cheap: no migrations, no model loading, no network at creation."""
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    settings = settings or settings_mod.load()
+    app.config.update(
+        SCRIPTORIUM=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_recycle": 1800},
+        REDIS_URL=settings.redis_url,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production and not settings.extra.get("insecure_cookies", False),
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    htmx.init_app(app)
+
+    from webapp.blueprints import api, auth, health, pages
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:12]
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        return resp
+
+    @app.errorhandler(404)
+    def _not_found(err):
+        if request.path.startswith("/api/"):
+            return {"error": "not found"}, 404
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(500)
+    def _server_error(err):
+        logging.getLogger("scriptorium.web").error("request %s failed: %s", g.get("request_id"), err)
+        if request.path.startswith("/api/"):
+            return {"error": "internal error", "request_id": g.get("request_id")}, 500
+        return render_template("errors/500.html", request_id=g.get("request_id")), 500
+
+    return app

@@ -1,0 +1,99 @@
+"""JSON API under /api/v1, authenticated with ``Authorization: Bearer <token>``."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, Response, abort, g, request
+
+from webapp.services import jobs, transcripts
+from webapp.services.accounts import user_for_token
+from webapp.services.submit import SubmitError, submit_media
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def _require_token():
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    user = user_for_token(raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
+    if user is None:
+        return {"error": "a valid API token is required (Authorization: Bearer <token>)"}, 401, {
+            "WWW-Authenticate": 'Bearer realm="scriptorium"'}
+    g.user = user
+
+
+def _owned(transcript_id: int, **kw):
+    t = transcripts.get_for(g.user, transcript_id, **kw)
+    if t is None:
+        abort(404)
+    return t
+
+
+@bp.errorhandler(SubmitError)
+def _bad_submit(err: SubmitError):
+    return {"error": str(err)}, err.status
+
+
+@bp.errorhandler(413)
+def _too_large(err):
+    return {"error": "the file is larger than the upload limit"}, 413
+
+
+@bp.post("/transcripts")
+def create_transcript():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise SubmitError("send the recording as a multipart form field named 'file'")
+    result = submit_media(upload.stream, upload.filename, "upload", request.form.to_dict(), owner=g.user,
+                          title=request.form.get("title") or None)
+    body = transcripts.summary(result.transcript)
+    body["created"] = result.created
+    return body, (201 if result.created else 200)
+
+
+@bp.get("/transcripts")
+def list_transcripts():
+    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 200)
+    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    status = request.args.get("status") or None
+    items = transcripts.list_for(g.user, status=status, limit=limit, offset=offset)
+    return {"items": [transcripts.summary(t) for t in items], "limit": limit, "offset": offset}
+
+
+@bp.get("/transcripts/<int:transcript_id>")
+def get_transcript(transcript_id: int):
+    return transcripts.detail(_owned(transcript_id, with_segments=True))
+
+
+@bp.get("/transcripts/<int:transcript_id>/export.<fmt>")
+def export_transcript(transcript_id: int, fmt: str):
+    from webapp.services.downloads import render_export
+
+    t = _owned(transcript_id, with_segments=True)
+    if t.status != "done":
+        return {"error": f"the transcript is {t.status}, not done yet"}, 409
+    body, mimetype, filename = render_export(t, fmt)
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename=\"{filename}\""})
+
+
+@bp.post("/transcripts/<int:transcript_id>/retry")
+def retry_transcript(transcript_id: int):
+    t = _owned(transcript_id)
+    if t.active:
+        return {"error": f"the transcript is {t.status}; only failed or cancelled ones can be retried"}, 409
+    jobs.retry(t)
+    return transcripts.summary(t), 202
+
+
+@bp.post("/transcripts/<int:transcript_id>/cancel")
+def cancel_transcript(transcript_id: int):
+    t = _owned(transcript_id)
+    jobs.cancel(t)
+    return transcripts.summary(t)
+
+
+@bp.delete("/transcripts/<int:transcript_id>")
+def delete_transcript(transcript_id: int):
+    jobs.delete(_owned(transcript_id))
+    return "", 204

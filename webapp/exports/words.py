@@ -1,0 +1,96 @@
+"""Flatten a transcript's segments into timed words, the unit the subtitle exports are built from.
+
+Times are kept in whole milliseconds from here on, so that cue arithmetic is exact and SRT/VTT rounding
+can never make two cues overlap.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Segment = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_ms: int
+    end_ms: int
+    speaker: str | None
+
+
+def to_ms(seconds: float | None, default: int = 0) -> int:
+    """Seconds (possibly missing) to whole milliseconds."""
+    return default if seconds is None else int(round(float(seconds) * 1000))
+
+
+def display_name(label: str | None, speaker_names: Mapping[str, str] | None) -> str | None:
+    """The name a user gave a speaker label, else the label itself."""
+    if label is None:
+        return None
+    return (speaker_names or {}).get(label) or label
+
+
+def segment_speaker(segment: Segment) -> str | None:
+    """The segment's speaker, or the most common speaker among its words when the segment has none."""
+    if segment.get("speaker"):
+        return segment["speaker"]
+    labels = Counter(w.get("speaker") for w in segment.get("words") or [] if w.get("speaker"))
+    return labels.most_common(1)[0][0] if labels else None
+
+
+def flatten_words(segments: Iterable[Segment]) -> list[Word]:
+    """Every word of the transcript in order, with a time and a speaker each.
+
+    Segments without word timings are split into words whose times share the segment's span in proportion to
+    their length; words that alignment left untimed (often numbers) share the gap between their timed neighbours.
+    """
+    words: list[Word] = []
+    for seg in segments:
+        seg_start = to_ms(seg.get("start"))
+        seg_end = max(seg_start, to_ms(seg.get("end"), seg_start))
+        speaker = seg.get("speaker")
+        raw = [w for w in seg.get("words") or [] if str(w.get("word") or "").strip()]
+        if raw:
+            words.extend(_timed_words(raw, seg_start, seg_end, speaker))
+        else:
+            tokens = str(seg.get("text") or "").split()
+            spans = _share(seg_start, seg_end, tokens)
+            words.extend(Word(t, s, e, speaker) for t, (s, e) in zip(tokens, spans))
+    return words
+
+
+def _timed_words(raw: Sequence[Mapping[str, Any]], seg_start: int, seg_end: int, speaker: str | None) -> list[Word]:
+    """Words of one segment, filling in the times alignment could not give."""
+    texts = [str(w["word"]).strip() for w in raw]
+    timed = [w.get("start") is not None and w.get("end") is not None for w in raw]
+    spans: list[tuple[int, int]] = [(0, 0)] * len(raw)
+    i = 0
+    while i < len(raw):
+        if timed[i]:
+            start = to_ms(raw[i]["start"])
+            spans[i] = (start, max(start, to_ms(raw[i]["end"])))
+            i += 1
+            continue
+        j = i
+        while j < len(raw) and not timed[j]:
+            j += 1
+        lo = spans[i - 1][1] if i else seg_start
+        hi = to_ms(raw[j]["start"]) if j < len(raw) else seg_end
+        spans[i:j] = _share(lo, max(lo, hi), texts[i:j])
+        i = j
+    return [Word(t, s, e, w.get("speaker") or speaker) for t, (s, e), w in zip(texts, spans, raw)]
+
+
+def _share(start: int, end: int, tokens: Sequence[str]) -> list[tuple[int, int]]:
+    """Split [start, end] among tokens in proportion to their length (plus one for the space)."""
+    weights = [len(t) + 1 for t in tokens]
+    total = sum(weights) or 1
+    spans, done = [], 0
+    for weight in weights:
+        lo = start + (end - start) * done // total
+        done += weight
+        spans.append((lo, start + (end - start) * done // total))
+    return spans

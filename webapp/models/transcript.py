@@ -1,0 +1,127 @@
+"""A transcript is both the job (status, stage, progress) and its result (segments, words, speakers)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Computed, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.media import Media
+from webapp.models.user import User, utcnow
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+STAGES = ("fetch", "decode", "transcribe", "align", "diarize", "store")
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Transcript(db.Model):
+    __tablename__ = "transcripts"
+    __table_args__ = (UniqueConstraint("owner_id", "media_id", "options_key", name="uq_transcript_per_options"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    word_timing: Mapped[str | None] = mapped_column(String(16))
+    diarization: Mapped[str | None] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    options_key: Mapped[str] = mapped_column(String(64))
+    timings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    rq_job_id: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship()
+    media: Mapped[Media] = relationship()
+    segments: Mapped[list["Segment"]] = relationship(
+        back_populates="transcript", order_by="Segment.idx", cascade="all, delete-orphan", passive_deletes=True
+    )
+    speakers: Mapped[list["Speaker"]] = relationship(
+        back_populates="transcript", order_by="Speaker.label", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def speaker_names(self) -> dict[str, str]:
+        return {s.label: s.display_name or s.label for s in self.speakers}
+
+
+class Speaker(db.Model):
+    __tablename__ = "speakers"
+    __table_args__ = (UniqueConstraint("transcript_id", "label", name="uq_speaker_label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(120))
+
+    transcript: Mapped[Transcript] = relationship(back_populates="speakers")
+
+
+class Segment(db.Model):
+    __tablename__ = "segments"
+    __table_args__ = (
+        Index("ix_segments_transcript_idx", "transcript_id", "idx"),
+        Index("ix_segments_tsv", "tsv", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    speaker: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    # Full-text search: PostgreSQL keeps this column in step with `text` by itself.
+    tsv = mapped_column(TSVECTOR, Computed("to_tsvector('english', text)", persisted=True))
+
+    transcript: Mapped[Transcript] = relationship(back_populates="segments")
+    words: Mapped[list["Word"]] = relationship(
+        back_populates="segment", order_by="Word.idx", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start, "end": self.end, "speaker": self.speaker, "text": self.text,
+            "words": [w.as_dict() for w in self.words],
+        }
+
+
+class Word(db.Model):
+    __tablename__ = "words"
+    __table_args__ = (Index("ix_words_segment_idx", "segment_id", "idx"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    word: Mapped[str] = mapped_column(String(255))
+    score: Mapped[float | None] = mapped_column(Float)
+    speaker: Mapped[str | None] = mapped_column(String(32))
+
+    segment: Mapped[Segment] = relationship(back_populates="words")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"word": self.word, "start": self.start, "end": self.end, "score": self.score, "speaker": self.speaker}

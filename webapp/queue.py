@@ -1,0 +1,48 @@
+"""The RQ queue. Jobs are enqueued by dotted name with plain ids, never objects (the web never imports torch)."""
+from __future__ import annotations
+
+from flask import current_app
+from redis import Redis
+from rq import Queue, Retry
+
+QUEUE_NAME = "transcribe"
+TASK = "worker.tasks.transcribe"
+# A generous ceiling per job; the media's duration raises it (RQ's 180 s default would kill long files).
+BASE_TIMEOUT = 30 * 60
+FAILURE_TTL = 7 * 24 * 3600
+RESULT_TTL = 24 * 3600
+
+
+def connection() -> Redis:
+    """One Redis client per app (it pools its connections)."""
+    ext = current_app.extensions
+    if "scriptorium.redis" not in ext:
+        ext["scriptorium.redis"] = Redis.from_url(
+            current_app.config["REDIS_URL"], socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
+        )
+    return ext["scriptorium.redis"]
+
+
+def get_queue() -> Queue:
+    return Queue(QUEUE_NAME, connection=connection())
+
+
+def timeout_for(duration: float | None) -> int:
+    """Seconds a job may run: a base plus 3x the recording's length (CPU transcription is ~0.1x real time)."""
+    return int(BASE_TIMEOUT + 3 * (duration or 0))
+
+
+def enqueue_transcription(transcript_id: int, duration: float | None = None) -> str:
+    """Put one transcription job on the queue and return its RQ job id."""
+    job = get_queue().enqueue(
+        TASK,
+        transcript_id,
+        job_timeout=timeout_for(duration),
+        failure_ttl=FAILURE_TTL,
+        result_ttl=RESULT_TTL,
+        description=f"transcribe transcript {transcript_id}",
+    )
+    return job.id
+
+
+__all__ = ["QUEUE_NAME", "Retry", "connection", "enqueue_transcription", "get_queue", "timeout_for"]

@@ -1,0 +1,185 @@
+"""One typed settings object, read from the environment.
+
+Two modes:
+
+* **production** — any of ``DATABASE_URL``, ``REDIS_URL`` or ``S3_ENDPOINT`` is set. Then every setting the
+  service needs must be given explicitly; a missing or malformed one is a start-up error that names it. There is
+  no default secret.
+* **embedded** — none of them is set (``scriptorium up`` on a laptop). Safe local defaults are filled in: the
+  embedded PostgreSQL and Redis on loopback, media in a local directory, a secret key generated once and kept
+  in the data directory.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+EMBEDDED_PG_PORT = 54329
+EMBEDDED_REDIS_PORT = 63799
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str  # "production" | "embedded"
+    data_dir: Path
+    database_url: str
+    redis_url: str
+    secret_key: str
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_bucket: str = "scriptorium"
+    s3_secure: bool = False
+    watch_dir: Path | None = None
+    whisper_model: str = "base"
+    whisper_device: str = "auto"
+    whisper_compute_type: str = "int8"
+    max_upload_mb: int = 4096
+    minio_webhook_token: str | None = None
+    job_attempts: int = 3
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def storage_backend(self) -> str:
+        return "s3" if self.s3_endpoint else "local"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str, minimum: int = 1) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in schemes or not (parsed.hostname or parsed.path):
+        raise SettingsError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, got {raw!r}")
+    return raw
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def embedded_secret_key(data_dir: Path) -> str:
+    """The embedded mode's secret key: generated once, kept (0600) in the data directory."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def embedded_db_password(data_dir: Path) -> str:
+    path = data_dir / "postgres_password"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pw = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(pw)
+    return pw
+
+
+def is_production(env: Mapping[str, str]) -> bool:
+    return any(env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT"))
+
+
+def load(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("SCRIPTORIUM_DATA_DIR") or "./scriptorium-data").resolve()
+    common = dict(
+        data_dir=data_dir,
+        whisper_model=env.get("WHISPER_MODEL") or "base",
+        whisper_device=env.get("WHISPER_DEVICE") or "auto",
+        whisper_compute_type=env.get("WHISPER_COMPUTE_TYPE") or "int8",
+        max_upload_mb=_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"]) if env.get("MAX_UPLOAD_MB") else 4096,
+        job_attempts=_int("JOB_ATTEMPTS", env["JOB_ATTEMPTS"]) if env.get("JOB_ATTEMPTS") else 3,
+        minio_webhook_token=env.get("MINIO_WEBHOOK_TOKEN") or None,
+        s3_bucket=env.get("S3_BUCKET") or "scriptorium",
+    )
+    if common["whisper_device"] not in {"auto", "cpu", "cuda"}:
+        raise SettingsError(f"WHISPER_DEVICE must be auto, cpu or cuda, got {common['whisper_device']!r}")
+
+    if not is_production(env):
+        watch = env.get("WATCH_DIR")
+        pg_port = _int("SCRIPTORIUM_PG_PORT", env.get("SCRIPTORIUM_PG_PORT") or str(EMBEDDED_PG_PORT))
+        redis_port = _int("SCRIPTORIUM_REDIS_PORT", env.get("SCRIPTORIUM_REDIS_PORT") or str(EMBEDDED_REDIS_PORT))
+        return Settings(
+            mode="embedded",
+            database_url=normalise_database_url(
+                f"postgresql://scriptorium:{embedded_db_password(data_dir)}@127.0.0.1:{pg_port}/scriptorium"
+            ),
+            redis_url=f"redis://127.0.0.1:{redis_port}/0",
+            secret_key=env.get("SECRET_KEY") or embedded_secret_key(data_dir),
+            watch_dir=Path(watch).resolve() if watch else data_dir / "inbox",
+            **common,
+        )
+
+    missing = [k for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY") if not env.get(k)]
+    if env.get("S3_ENDPOINT"):
+        missing += [k for k in ("S3_ACCESS_KEY", "S3_SECRET_KEY") if not env.get(k)]
+    if missing:
+        raise SettingsError(
+            "production mode (DATABASE_URL, REDIS_URL or S3_ENDPOINT is set) needs these settings too: "
+            + ", ".join(missing)
+        )
+    if len(env["SECRET_KEY"]) < 16:
+        raise SettingsError("SECRET_KEY must be at least 16 characters long")
+    endpoint = env.get("S3_ENDPOINT") or None
+    if endpoint and ("/" in endpoint.split("://", 1)[-1].rstrip("/") or not endpoint.strip()):
+        raise SettingsError(f"S3_ENDPOINT must be host:port (optionally with http:// or https://), got {endpoint!r}")
+    watch = env.get("WATCH_DIR")
+    return Settings(
+        mode="production",
+        database_url=normalise_database_url(
+            _url("DATABASE_URL", env["DATABASE_URL"], ("postgres", "postgresql", "postgresql+psycopg"))
+        ),
+        redis_url=_url("REDIS_URL", env["REDIS_URL"], ("redis", "rediss", "unix")),
+        secret_key=env["SECRET_KEY"],
+        s3_endpoint=endpoint,
+        s3_access_key=env.get("S3_ACCESS_KEY") or None,
+        s3_secret_key=env.get("S3_SECRET_KEY") or None,
+        s3_secure=_bool("S3_SECURE", env.get("S3_SECURE", "false")) if endpoint else False,
+        watch_dir=Path(watch).resolve() if watch else None,
+        **common,
+    )

@@ -1,0 +1,162 @@
+"""``scriptorium up``: the whole service on one machine, with embedded PostgreSQL and Redis.
+
+Starts the databases, applies migrations, makes sure an admin exists, then runs the web, worker and ingest roles
+as child processes, restarting any that dies, and stops everything cleanly on Ctrl-C or SIGTERM.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webapp import settings as settings_mod
+from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, wait_for_port
+
+
+@dataclass
+class Role:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(self.argv, env=env, start_new_session=True)
+        self.started_at = time.monotonic()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _say(msg: str) -> None:
+    print(f"scriptorium: {msg}", flush=True)
+
+
+def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with_ingest: bool = True,
+       web_workers: int = 2) -> int:
+    """Run everything until interrupted. Returns the exit code."""
+    env = dict(os.environ)
+    settings = settings_mod.load(env)
+    pg = redis = None
+    stopping = False
+
+    def _stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    roles: list[Role] = []
+    try:
+        if not settings.production:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            pg_port = int(settings.database_url.rsplit(":", 1)[1].split("/")[0])
+            redis_port = int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])
+            for name, p in (("PostgreSQL", pg_port), ("Redis", redis_port), ("the web server", port)):
+                if not _port_free(p):
+                    _say(f"port {p} for {name} is already in use (is another `scriptorium up` running?)")
+                    return 1
+            pg = EmbeddedPostgres(settings.data_dir / "postgres", pg_port,
+                                  password=settings_mod.embedded_db_password(settings.data_dir))
+            _say(f"starting PostgreSQL on 127.0.0.1:{pg_port} (data in {pg.data_dir})")
+            pg.start()
+            redis = EmbeddedRedis(settings.data_dir / "redis", redis_port, appendonly=True)
+            _say(f"starting Redis on 127.0.0.1:{redis_port}")
+            redis.start()
+            env.setdefault("SCRIPTORIUM_DATA_DIR", str(settings.data_dir))
+        admin_info = _prepare(settings)
+        exe = [sys.executable, "-m", "webapp.cli"]
+        roles.append(Role("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+                                  "--workers", str(web_workers), "--threads", "4", "--timeout", "0",
+                                  "--no-control-socket", "--access-logfile", "-", "wsgi:app"]))
+        if with_worker:
+            roles.append(Role("worker", exe + ["worker"]))
+        if with_ingest and _ingest_available():
+            roles.append(Role("ingest", exe + ["ingest"]))
+        cwd_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(Path.cwd()), env.get("PYTHONPATH")])))
+        for role in roles:
+            role.start(cwd_env)
+        wait_for_port(port, timeout=60, proc=roles[0].proc)
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+        _say(f"ready at {url}")
+        for line in admin_info:
+            _say(line)
+        _say("press Ctrl-C to stop")
+        while not stopping:
+            time.sleep(0.5)
+            for role in roles:
+                if role.proc.poll() is not None and not stopping:
+                    now = time.monotonic()
+                    if role.next_start == 0.0:
+                        delay = min(30.0, 2 ** min(role.restarts, 5)) if now - role.started_at < 60 else 1.0
+                        role.next_start = now + delay
+                        _say(f"{role.name} exited with {role.proc.returncode}; restarting in {delay:.0f} s")
+                    elif now >= role.next_start:
+                        role.restarts += 1
+                        role.next_start = 0.0
+                        role.start(cwd_env)
+        return 0
+    finally:
+        _say("stopping")
+        for role in reversed(roles):
+            role.stop()
+        if redis:
+            redis.stop()
+        if pg:
+            pg.stop()
+        _say("stopped")
+
+
+def _ingest_available() -> bool:
+    try:
+        import ingest.watcher  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _prepare(settings: settings_mod.Settings) -> list[str]:
+    """Migrations and the admin account; returns the lines that tell a person how to sign in."""
+    from webapp import create_app, migrate
+    from webapp.services.accounts import ensure_admin
+
+    migrate.upgrade(settings.database_url)
+    app = create_app(settings=settings)
+    with app.app_context():
+        if settings.storage_backend == "s3":
+            from webapp.storage import from_settings
+
+            from_settings(settings).ensure_bucket()
+        else:
+            settings.media_dir.mkdir(parents=True, exist_ok=True)
+        _, password, token = ensure_admin(os.environ.get("SCRIPTORIUM_ADMIN_PASSWORD") or None,
+                                          os.environ.get("SCRIPTORIUM_ADMIN_TOKEN") or None)
+    lines = []
+    if password:
+        lines.append(f"sign in as 'admin' with password: {password}  (shown once; keep it)")
+    else:
+        lines.append("sign in as 'admin' with your password (SCRIPTORIUM_ADMIN_PASSWORD, or the one printed at "
+                     "first start)")
+    if token:
+        lines.append(f"API token for admin: {token}  (shown once; `scriptorium users create NAME` makes more)")
+    return lines

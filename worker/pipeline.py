@@ -1,0 +1,178 @@
+"""The speech pipeline as a pure function: media path + Options -> TranscriptResult. No DB, queue or web.
+
+Stages (reported as progress(stage, fraction)): decode -> transcribe -> align -> diarize.
+Transcription runs faster-whisper's BatchedInferencePipeline with word_timestamps=True on the model that
+`whisperx.load_model` loaded: on 2 CPU cores it was faster than WhisperX's batched transcribe and times every
+word in the same pass (see the module's report in the docs), so no second pass over the audio is needed.
+torch, faster-whisper and whisperx are imported lazily so importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from worker import audio as media
+from worker import models, words
+from worker.result import Options, Segment, TranscriptResult, Word
+
+Progress = Callable[[str, float], None]
+_MODELS: dict[tuple[str, str, str], Any] = {}
+_LOAD_LOCK = threading.Lock()
+_SENTENCE_END = (".", "?", "!", "。", "？", "！")
+_MAX_SEGMENT_S = 20.0
+_PAUSE_S = 1.0
+
+
+def _offline() -> None:
+    """Never reach a model hub or telemetry endpoint at run time."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+
+
+def pick_device(device: str = "auto", compute_type: str = "int8") -> tuple[str, str]:
+    """Resolve "auto": cuda when torch sees a GPU, else cpu; compute "auto" -> float16 on cuda, int8 on cpu."""
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+def load_model(name: str | None, device: str = "auto", compute_type: str = "int8") -> Any:
+    """Load (once per process) a WhisperX pipeline for a model name or folder; raises ModelNotAvailable."""
+    path = str(models.resolve(name))
+    device, compute_type = pick_device(device, compute_type)
+    key = (path, device, compute_type)
+    with _LOAD_LOCK:
+        if key not in _MODELS:
+            _offline()
+            with warnings.catch_warnings():  # pyannote warns that torchcodec cannot load; it is not used here
+                warnings.filterwarnings("ignore", message=r"(?s).*torchcodec")
+                import whisperx
+
+            _MODELS[key] = whisperx.load_model(
+                path, device, compute_type=compute_type, language=None, local_files_only=True,
+                vad_method="pyannote", threads=os.cpu_count() or 4,
+            )
+        return _MODELS[key]
+
+
+def warm(names: Iterable[str], device: str = "auto", compute_type: str = "int8") -> None:
+    """Preload models in a worker before it takes jobs."""
+    for name in names:
+        load_model(name, device, compute_type)
+
+
+def _segments(fw_segments: Iterable[Any], duration: float, report: Callable[[float], None]) -> list[Segment]:
+    """Cut faster-whisper's (up to 30 s) chunks into sentences, at long pauses, and at 20 s."""
+    out: list[Segment] = []
+    for seg in fw_segments:
+        report(min(seg.end / duration, 1.0) if duration else 1.0)
+        raw = list(seg.words or [])
+        start = 0
+        for i, w in enumerate(raw):
+            last = i == len(raw) - 1
+            gap = not last and raw[i + 1].start - w.end >= _PAUSE_S
+            long = w.end - raw[start].start >= _MAX_SEGMENT_S
+            if last or gap or long or w.word.strip().endswith(_SENTENCE_END):
+                chunk = raw[start:i + 1]
+                out.append(Segment(
+                    start=float(chunk[0].start), end=float(chunk[-1].end),
+                    text="".join(x.word for x in chunk).strip(),
+                    words=[Word(x.word.strip(), float(x.start), float(x.end), float(x.probability)) for x in chunk],
+                ))
+                start = i + 1
+        if not raw and seg.text.strip():  # no word timings (should not happen with word_timestamps=True)
+            out.append(Segment(start=float(seg.start), end=float(seg.end), text=seg.text.strip()))
+    return out
+
+
+def _run_asr(pipe: Any, samples: Any, options: Options, report: Callable[[float], None]) -> tuple:
+    """One batched pass: text, words and (if not given) the language. Returns (segments, language, prob)."""
+    from faster_whisper import BatchedInferencePipeline
+
+    model = pipe.model
+    multilingual = model.model.is_multilingual
+    language = options.language if multilingual else "en"
+    task = options.task if multilingual and options.task in ("transcribe", "translate") else "transcribe"
+    fw_segments, info = BatchedInferencePipeline(model=model).transcribe(
+        samples, language=language, task=task, batch_size=max(1, options.batch_size), word_timestamps=True,
+        initial_prompt=options.initial_prompt or None, hotwords=options.hotwords or None,
+    )
+    segments = _segments(fw_segments, len(samples) / media.SAMPLE_RATE, report)
+    probability = float(info.language_probability) if language is None else None
+    return segments, info.language or language or "en", probability
+
+
+def transcribe(
+    path: str | os.PathLike,
+    options: Options,
+    progress: Progress | None = None,
+    *,
+    device: str = "auto",
+    compute_type: str = "int8",
+    default_model: str = models.DEFAULT_MODEL,
+    max_duration_s: float | None = None,
+) -> TranscriptResult:
+    """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable."""
+    report: Progress = progress or (lambda stage, fraction: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def done(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+        report(stage, 1.0)
+
+    report("decode", 0.0)
+    samples = media.load_audio(path, max_duration_s=max_duration_s)
+    duration = len(samples) / media.SAMPLE_RATE
+    done("decode")
+
+    name = options.model or default_model
+    report("transcribe", 0.0)
+    device, compute_type = pick_device(device, compute_type)
+    pipe = load_model(name, device, compute_type)
+    timings["load"] = round(time.perf_counter() - clock, 3)
+    clock = time.perf_counter()
+    segments, language, probability = _run_asr(pipe, samples, options, lambda f: report("transcribe", f))
+    done("transcribe")
+
+    report("align", 0.0)
+    segments, timing = words.align(segments, samples, language, device)
+    segments = words.repair(segments, duration)
+    done("align")
+
+    result = TranscriptResult(
+        language=language, duration=round(duration, 3), segments=segments, model=name,
+        language_probability=probability, word_timing=timing if segments else "none", timings=timings,
+    )
+    if options.diarize:
+        from worker.diarize import diarize
+
+        report("diarize", 0.0)
+        diarize(result, samples, options, device=device, progress=lambda f: report("diarize", f))
+        done("diarize")
+    return result
+
+
+def transcribe_files(
+    paths: Iterable[str | os.PathLike], options: Options, progress: Progress | None = None, **kwargs: Any
+) -> Iterable[tuple[Path, TranscriptResult | Exception]]:
+    """Yield (path, result or the MediaError) per file; the model loads once for all of them."""
+    from worker.errors import MediaError
+
+    for path in paths:
+        try:
+            yield Path(path), transcribe(path, options, progress, **kwargs)
+        except MediaError as exc:
+            yield Path(path), exc

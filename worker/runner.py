@@ -1,0 +1,55 @@
+"""``scriptorium worker``: one process that loads its models once and runs jobs one after another.
+
+RQ's SimpleWorker runs each job in this process instead of a forked child, so the WhisperX model stays loaded
+between jobs (a fork per job would reload it, ~7 s, unless preloaded before forking).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from rq import Queue, SimpleWorker, get_current_job
+
+from webapp import queue as queue_mod
+
+
+class JobIdFilter(logging.Filter):
+    """Stamps every log line with the RQ job id it belongs to (or '-')."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = get_current_job()
+        record.job_id = job.id if job else "-"
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(JobIdFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [job %(job_id)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def make_worker(app, name: str | None = None) -> SimpleWorker:
+    from worker import tasks
+
+    tasks.set_app(app)
+    with app.app_context():
+        conn = queue_mod.connection()
+    return SimpleWorker([Queue(queue_mod.QUEUE_NAME, connection=conn)], connection=conn, name=name)
+
+
+def run(app, *, burst: bool = False, preload: bool = True) -> None:
+    """Preload the default model, then work the queue until stopped (or empty, with ``burst``)."""
+    configure_logging()
+    settings = app.config["SCRIPTORIUM"]
+    if preload:
+        from worker import pipeline
+
+        try:
+            pipeline.warm([settings.whisper_model], device=settings.whisper_device,
+                          compute_type=settings.whisper_compute_type)
+        except Exception as exc:  # a missing model fails the jobs that ask for it, with words; keep serving
+            logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
+    make_worker(app).work(burst=burst, with_scheduler=False, logging_level="INFO")
