@@ -1,0 +1,1 @@
+"""Arrival without a browser: the watched folder and MinIO bucket events, both ending in ``submit_media``."""

@@ -38,6 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    from webapp.blueprints import hooks  # noqa: E402  (bucket events: POST /hooks/minio)
+    app.register_blueprint(hooks.bp)
 
     @app.before_request
     def _request_id() -> None:

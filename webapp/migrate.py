@@ -16,5 +16,5 @@ def config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(config(database_url), revision)
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    command.upgrade(config(database_url), revision)  # "heads": parallel branches both apply

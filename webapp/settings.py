@@ -45,6 +45,19 @@ class Settings:
     max_upload_mb: int = 4096
     minio_webhook_token: str | None = None
     job_attempts: int = 3
+    # ingestion (ingest/): the watched folder, results handed back beside it, bucket events
+    watch_polling: bool = False
+    watch_settle_seconds: float = 2.0
+    watch_output: str = "off"  # "off" | "beside" | an absolute directory
+    watch_output_formats: tuple[str, ...] = ("srt", "vtt", "txt")
+    watch_move_done: bool = False
+    watch_rescan_seconds: float = 300.0
+    ingest_threads: int = 4
+    minio_inbox_bucket: str | None = None  # None: the media bucket (S3_BUCKET)
+    minio_inbox_prefix: str = "inbox/"
+    minio_redis_url: str | None = None
+    minio_redis_key: str = "scriptorium-events"
+    minio_listen: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -58,6 +71,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def inbox_bucket(self) -> str:
+        """The bucket whose object-created events are ingested (MINIO_INBOX_BUCKET, else S3_BUCKET)."""
+        return self.minio_inbox_bucket or self.s3_bucket
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -77,6 +95,56 @@ def _int(name: str, raw: str, minimum: int = 1) -> int:
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value < 86400:
+        raise SettingsError(f"{name} must be between 0 and 86400 seconds, got {raw!r}")
+    return value
+
+
+def _watch_output(raw: str) -> str:
+    """WATCH_OUTPUT: off, beside, or an absolute directory for the subtitle files."""
+    low = raw.strip().lower()
+    if low in {"", "off", "no", "false", "0"}:
+        return "off"
+    if low == "beside":
+        return "beside"
+    if not raw.startswith("/"):
+        raise SettingsError(f"WATCH_OUTPUT must be off, beside or an absolute directory, got {raw!r}")
+    return str(Path(raw).resolve())
+
+
+def _formats(raw: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in raw.split(",") if f.strip()))
+    bad = [f for f in formats if f not in {"srt", "vtt", "txt", "json"}]
+    if bad or not formats:
+        raise SettingsError(f"WATCH_OUTPUT_FORMATS must list some of srt, vtt, txt, json; got {raw!r}")
+    return formats
+
+
+def _ingest(env: Mapping[str, str]) -> dict:
+    """The settings of ``scriptorium ingest`` (all optional; see the README's ingestion section)."""
+    redis_url = env.get("MINIO_REDIS_URL") or None
+    prefix = env.get("MINIO_INBOX_PREFIX", "inbox/").lstrip("/")
+    return dict(
+        watch_polling=_bool("WATCH_POLLING", env.get("WATCH_POLLING", "false")),
+        watch_settle_seconds=_seconds("WATCH_SETTLE_SECONDS", env.get("WATCH_SETTLE_SECONDS") or "2"),
+        watch_output=_watch_output(env.get("WATCH_OUTPUT", "off")),
+        watch_output_formats=_formats(env.get("WATCH_OUTPUT_FORMATS") or "srt,vtt,txt"),
+        watch_move_done=_bool("WATCH_MOVE_DONE", env.get("WATCH_MOVE_DONE", "false")),
+        watch_rescan_seconds=_seconds("WATCH_RESCAN_SECONDS", env.get("WATCH_RESCAN_SECONDS") or "300"),
+        ingest_threads=_int("INGEST_THREADS", env.get("INGEST_THREADS") or "4"),
+        minio_inbox_bucket=env.get("MINIO_INBOX_BUCKET") or None,
+        minio_inbox_prefix=prefix,
+        minio_redis_url=_url("MINIO_REDIS_URL", redis_url, ("redis", "rediss", "unix")) if redis_url else None,
+        minio_redis_key=env.get("MINIO_REDIS_KEY") or "scriptorium-events",
+        minio_listen=_bool("MINIO_LISTEN", env.get("MINIO_LISTEN", "false")),
+    )
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -136,6 +204,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         job_attempts=_int("JOB_ATTEMPTS", env["JOB_ATTEMPTS"]) if env.get("JOB_ATTEMPTS") else 3,
         minio_webhook_token=env.get("MINIO_WEBHOOK_TOKEN") or None,
         s3_bucket=env.get("S3_BUCKET") or "scriptorium",
+        **_ingest(env),
     )
     if common["whisper_device"] not in {"auto", "cpu", "cuda"}:
         raise SettingsError(f"WHISPER_DEVICE must be auto, cpu or cuda, got {common['whisper_device']!r}")

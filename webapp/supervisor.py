@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp import settings as settings_mod
-from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, wait_for_port
+from webapp.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
 @dataclass
@@ -93,11 +93,13 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
             roles.append(Role("worker", exe + ["worker"]))
         if with_ingest and _ingest_available():
             roles.append(Role("ingest", exe + ["ingest"]))
-        cwd_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [str(Path.cwd()), env.get("PYTHONPATH")])))
+        # The roles import wsgi.py and the packages from the project root, wherever `up` was started.
+        root = str(Path(__file__).resolve().parent.parent)
+        cwd_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")])))
         for role in roles:
             role.start(cwd_env)
-        wait_for_port(port, timeout=60, proc=roles[0].proc)
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+        _wait_healthy(url + "healthz", roles[0])
         _say(f"ready at {url}")
         for line in admin_info:
             _say(line)
@@ -125,6 +127,25 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
         if pg:
             pg.stop()
         _say("stopped")
+
+
+def _wait_healthy(url: str, web: Role, timeout: float = 90.0) -> None:
+    """Wait until the web role answers /healthz with 200 (its port alone opens before the app loads)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if web.proc.poll() is not None:
+            raise RuntimeError(f"the web server exited with {web.proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
 
 
 def _ingest_available() -> bool:

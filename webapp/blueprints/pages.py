@@ -1,56 +1,200 @@
-"""The browser pages: the list with uploads, the job-status fragment, the transcript page."""
+"""The browser pages: the list with uploads, the job-status fragment, job actions, the transcript reader."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import mimetypes
+
+from flask import (
+    Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for,
+)
 from flask_htmx.responses import HTMXResponseStopPolling
 
 from webapp.blueprints.auth import current_user, login_required
 from webapp.extensions import htmx
-from webapp.services import transcripts
+from webapp.models.transcript import STATUSES
+from webapp.services import jobs, transcripts
 from webapp.services.submit import SubmitError, submit_media
 
 bp = Blueprint("pages", __name__)
+
+PER_PAGE = 20
+LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Spanish"), ("it", "Italian"),
+             ("nl", "Dutch"), ("pt", "Portuguese"), ("pl", "Polish"), ("sv", "Swedish"), ("da", "Danish"),
+             ("no", "Norwegian"), ("fi", "Finnish"), ("cs", "Czech"), ("ru", "Russian"), ("uk", "Ukrainian"),
+             ("tr", "Turkish"), ("ar", "Arabic"), ("hi", "Hindi"), ("ja", "Japanese"), ("ko", "Korean"),
+             ("zh", "Chinese")]
+# Types a browser may report for a file that is certainly not a recording; anything else goes to the worker,
+# which says precisely what is wrong with a file it cannot decode.
+_NOT_MEDIA_PREFIXES = ("text/", "image/", "font/")
+_NOT_MEDIA = {"application/pdf", "application/zip", "application/json", "application/msword", "application/xml",
+              "application/gzip", "application/x-tar", "application/vnd.ms-excel", "application/javascript",
+              "application/x-sh", "application/x-python-code", "application/vnd.openxmlformats-officedocument."
+              "wordprocessingml.document"}
+
+
+def installed_models() -> list[str]:
+    """Model names the workers can load without a download (worker.models is import-light: no torch)."""
+    default = current_app.config["SCRIPTORIUM"].whisper_model
+    try:
+        from worker.models import installed
+
+        names = list(installed())
+    except Exception:  # a web image without the worker package still offers the configured default
+        names = []
+    return names if default in names else [default, *names]
+
+
+def _owned(transcript_id: int, **kw):
+    t = transcripts.get_for(current_user(), transcript_id, **kw)
+    if t is None:
+        abort(404)
+    return t
+
+
+def not_media_reason(filename: str) -> str | None:
+    """Why a file is certainly not audio or video (judged by its name), or None."""
+    guess = mimetypes.guess_type(filename)[0] or ""
+    if guess.startswith(_NOT_MEDIA_PREFIXES) or guess in _NOT_MEDIA:
+        return f"not an audio or video file ({guess})"
+    return None
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
 
 
 @bp.get("/")
 @login_required
 def index():
-    items = transcripts.list_for(current_user(), limit=100)
-    return render_template("pages/index.html", items=items)
+    """Upload form and the transcripts list; for htmx (filters, pages, refresh) just the list."""
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = transcripts.list_for(current_user(), status=status, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
+    ctx = {"items": rows[:PER_PAGE], "has_next": len(rows) > PER_PAGE, "page": page, "status": status,
+           "statuses": STATUSES}
+    if htmx and htmx.target == "transcripts":
+        resp = make_response(render_template("pages/_list.html", **ctx))
+    else:
+        resp = make_response(render_template("pages/index.html", languages=LANGUAGES, models=installed_models(),
+                                             default_model=current_app.config["SCRIPTORIUM"].whisper_model, **ctx))
+    resp.vary.add("HX-Request")
+    return resp
 
 
 @bp.post("/upload")
 @login_required
 def upload():
+    """One or more files from the form. upload.js sends one file per request and wants JSON back."""
     files = [f for f in request.files.getlist("file") if f and f.filename]
+    options = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    options["task"] = "translate" if request.form.get("translate") else "transcribe"
+    if not request.form.get("diarize"):
+        options.pop("num_speakers", None)
+    results = []
+    for f in files:
+        reason = not_media_reason(f.filename)
+        try:
+            if reason:
+                raise SubmitError(reason)
+            result = submit_media(f.stream, f.filename, "upload", options, owner=current_user())
+            t = result.transcript
+            results.append({"file": f.filename, "ok": True, "id": t.id, "title": t.title, "status": t.status,
+                            "created": result.created, "url": url_for("pages.transcript", transcript_id=t.id),
+                            "message": "queued" if result.created else "already uploaded: the same transcript"})
+        except SubmitError as exc:
+            results.append({"file": f.filename, "ok": False, "error": str(exc), "status_code": exc.status})
+    if _wants_json():
+        if not files:
+            return {"error": "choose a file to upload"}, 400
+        if len(results) == 1 and not results[0]["ok"]:
+            return {"files": results, "error": results[0]["error"]}, results[0]["status_code"]
+        return {"files": results}, (201 if any(r.get("created") for r in results) else 200)
     if not files:
         flash("Choose a file to upload.")
-    for f in files:
-        try:
-            result = submit_media(f.stream, f.filename, "upload", request.form.to_dict(), owner=current_user())
-            flash(f"{result.transcript.title}: {'queued' if result.created else 'already here'}.")
-        except SubmitError as exc:
-            flash(f"{f.filename}: {exc}")
+    for r in results:
+        flash(f"{r['file']}: {r['message'] if r['ok'] else r['error']}.")
+    return redirect(url_for("pages.index"))
+
+
+@bp.errorhandler(413)
+def _too_large(err):
+    limit = current_app.config["SCRIPTORIUM"].max_upload_mb
+    message = f"the file is larger than the upload limit of {limit} MB"
+    if _wants_json():
+        return {"error": message}, 413
+    flash(message[0].upper() + message[1:] + ".")
     return redirect(url_for("pages.index"))
 
 
 @bp.get("/transcripts/<int:transcript_id>/status")
 @login_required
 def status(transcript_id: int):
-    """The job-status fragment. It polls itself while the job is active; once finished it stops (286)."""
-    t = transcripts.get_for(current_user(), transcript_id)
-    if t is None:
-        abort(404)
-    html = render_template("pages/_status.html", t=t)
+    """The job-status fragment. It polls itself while the job is active; once finished it stops (286).
+
+    ``?row=1`` (the list) also refreshes the row's action buttons out of band; ``?reader=1`` (the reader)
+    reloads the page once the job is done, so the transcript appears.
+    """
+    t = _owned(transcript_id)
+    html = render_template("pages/_status.html", t=t, oob_actions=bool(request.args.get("row")))
     if htmx and not t.active:
-        return HTMXResponseStopPolling(html)
+        resp = HTMXResponseStopPolling(html)
+        if request.args.get("reader"):
+            resp.headers["HX-Refresh"] = "true"
+        return resp
     return html
+
+
+def _after_action(t, message: str):
+    """htmx swaps the updated row in; without JavaScript, back to the list with a message."""
+    if htmx:
+        return render_template("pages/_row.html", t=t)
+    flash(message)
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("pages.index"))
+
+
+@bp.post("/transcripts/<int:transcript_id>/retry")
+@login_required
+def retry(transcript_id: int):
+    t = _owned(transcript_id)
+    if not t.active:
+        try:
+            jobs.retry(t)
+        except Exception:  # requeue already recorded the failure on the row in words
+            pass
+    return _after_action(t, f"{t.title}: queued again.")
+
+
+@bp.post("/transcripts/<int:transcript_id>/cancel")
+@login_required
+def cancel(transcript_id: int):
+    t = _owned(transcript_id)
+    jobs.cancel(t)
+    return _after_action(t, f"{t.title}: cancelled.")
+
+
+@bp.post("/transcripts/<int:transcript_id>/delete")
+@login_required
+def delete(transcript_id: int):
+    t = _owned(transcript_id)
+    title = t.title
+    jobs.delete(t)
+    if htmx:
+        if htmx.target and htmx.target.startswith("row-"):
+            return ""  # the row disappears
+        resp = make_response("")
+        resp.headers["HX-Redirect"] = url_for("pages.index")
+        return resp
+    flash(f"{title}: deleted.")
+    return redirect(url_for("pages.index"))
 
 
 @bp.get("/transcripts/<int:transcript_id>")
 @login_required
 def transcript(transcript_id: int):
-    t = transcripts.get_for(current_user(), transcript_id, with_segments=True)
-    if t is None:
-        abort(404)
-    return render_template("pages/transcript.html", t=t, names=t.speaker_names())
+    """The reader: player, speakers, segments with timed words; ``?t=SECONDS`` starts playback there."""
+    t = _owned(transcript_id, with_segments=True)
+    start_at = request.args.get("t", type=float)
+    names = t.speaker_names()
+    colors = {s.label: i % 8 for i, s in enumerate(t.speakers)}
+    return render_template("pages/transcript.html", t=t, names=names, colors=colors, start_at=start_at,
+                           is_video=(t.media.mime or "").startswith("video/"))

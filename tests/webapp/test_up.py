@@ -1,0 +1,63 @@
+"""`scriptorium up`: everything on one machine from nothing, then stopped with nothing left running."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from webapp.embedded import free_port
+
+
+def _get(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status, json.loads(resp.read())
+    except Exception:
+        return None, None
+
+
+def test_up_serves_and_stops_cleanly(scratch_dir):
+    data = scratch_dir / "up-data"
+    web_port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT")}
+    env.update(SCRIPTORIUM_DATA_DIR=str(data), SCRIPTORIUM_PG_PORT=str(free_port()),
+               SCRIPTORIUM_REDIS_PORT=str(free_port()), WHISPER_MODEL="tiny.en",
+               SCRIPTORIUM_ADMIN_TOKEN="scr_test-token-for-automation", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "up", "--port", str(web_port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            lines.append(line)
+            if "press Ctrl-C" in line or time.monotonic() > deadline:
+                break
+        out = "".join(lines)
+        assert "ready at http://127.0.0.1:%d/" % web_port in out, out
+        assert "sign in as 'admin' with password:" in out  # first start: a generated password, shown once
+        status, body = _get(f"http://127.0.0.1:{web_port}/healthz")
+        assert status == 200 and body["status"] == "ok", body
+        # the automation token works against the API
+        req = urllib.request.Request(f"http://127.0.0.1:{web_port}/api/v1/transcripts",
+                                     headers={"Authorization": "Bearer scr_test-token-for-automation"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert json.loads(resp.read())["items"] == []
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert any("gunicorn" in " ".join(p.cmdline()) for p in family)
+        assert any("worker" in p.cmdline() for p in family)
+        pg_pid = int((data / "postgres" / "postmaster.pid").read_text().split()[0])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, rest
+    time.sleep(0.5)
+    left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == [], [p.cmdline() for p in left]
+    assert not psutil.pid_exists(pg_pid) or psutil.Process(pg_pid).status() == psutil.STATUS_ZOMBIE
+    assert not Path(data / "postgres" / "postmaster.pid").exists()
+    assert _get(f"http://127.0.0.1:{web_port}/healthz") == (None, None)

@@ -1,0 +1,38 @@
+"""/search: full-text search across the transcripts a person may see; each hit opens the reader at its moment."""
+from __future__ import annotations
+
+from flask import Blueprint, make_response, render_template, request
+
+from webapp.blueprints.auth import current_user, login_required
+from webapp.extensions import htmx
+from webapp.services import search as search_service
+
+bp = Blueprint("search", __name__)
+PER_PAGE = 20
+
+
+def filters_from(args) -> search_service.Filters:
+    return search_service.Filters(
+        speaker=(args.get("speaker") or "").strip()[:120] or None,
+        language=(args.get("language") or "").strip()[:16] or None,
+        date_from=search_service.parse_date(args.get("from")),
+        date_to=search_service.parse_date(args.get("to")),
+    )
+
+
+@bp.get("/search")
+@login_required
+def search():
+    """The search page; for htmx (the form, live) only the results."""
+    q = (request.args.get("q") or "").strip()
+    filters = filters_from(request.args)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    hits = search_service.search(current_user(), q, filters, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
+    ctx = {"q": q, "filters": filters, "hits": hits[:PER_PAGE], "has_next": len(hits) > PER_PAGE, "page": page}
+    if htmx and htmx.target == "results":
+        resp = make_response(render_template("search/_results.html", **ctx))
+    else:
+        resp = make_response(render_template("search/search.html",
+                                             languages=search_service.languages(current_user()), **ctx))
+    resp.vary.add("HX-Request")
+    return resp
