@@ -32,11 +32,12 @@ def timeout_for(duration: float | None) -> int:
     return int(BASE_TIMEOUT + 3 * (duration or 0))
 
 
-def enqueue_transcription(transcript_id: int, duration: float | None = None) -> str:
+def enqueue_transcription(transcript_id: int, duration: float | None = None, job_id: str | None = None) -> str:
     """Put one transcription job on the queue and return its RQ job id."""
     job = get_queue().enqueue(
         TASK,
         transcript_id,
+        job_id=job_id,
         job_timeout=timeout_for(duration),
         failure_ttl=FAILURE_TTL,
         result_ttl=RESULT_TTL,

@@ -45,6 +45,7 @@ class Settings:
     max_upload_mb: int = 4096
     minio_webhook_token: str | None = None
     job_attempts: int = 3
+    job_stale_after: float = 30.0  # seconds without a heartbeat before a running job counts as abandoned
     # ingestion (ingest/): the watched folder, results handed back beside it, bucket events
     watch_polling: bool = False
     watch_settle_seconds: float = 2.0
@@ -202,6 +203,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         whisper_compute_type=env.get("WHISPER_COMPUTE_TYPE") or "int8",
         max_upload_mb=_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"]) if env.get("MAX_UPLOAD_MB") else 4096,
         job_attempts=_int("JOB_ATTEMPTS", env["JOB_ATTEMPTS"]) if env.get("JOB_ATTEMPTS") else 3,
+        job_stale_after=float(_int("JOB_STALE_AFTER", env["JOB_STALE_AFTER"])) if env.get("JOB_STALE_AFTER") else 30.0,
         minio_webhook_token=env.get("MINIO_WEBHOOK_TOKEN") or None,
         s3_bucket=env.get("S3_BUCKET") or "scriptorium",
         **_ingest(env),

@@ -52,4 +52,11 @@ def run(app, *, burst: bool = False, preload: bool = True) -> None:
                           compute_type=settings.whisper_compute_type)
         except Exception as exc:  # a missing model fails the jobs that ask for it, with words; keep serving
             logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
-    make_worker(app).work(burst=burst, with_scheduler=False, logging_level="INFO")
+    from worker.reaper import Reaper
+
+    reaper = Reaper(app)
+    reaper.start()
+    try:
+        make_worker(app).work(burst=burst, with_scheduler=False, logging_level="INFO")
+    finally:
+        reaper.stop()

@@ -9,16 +9,19 @@ import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import delete, insert
+from rq import get_current_job
+from sqlalchemy import delete, insert, update
 
 from webapp import storage
 from webapp.extensions import db
 from webapp.models import Segment, Speaker, Transcript, Word
+from worker import transient
 from worker.errors import MediaError, ModelNotAvailable
 from worker.result import Options, TranscriptResult
 
@@ -30,6 +33,7 @@ STAGE_SPAN = {
     "diarize": (86, 96), "store": (96, 100),
 }
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes, at most
+HEARTBEAT_INTERVAL = 5.0  # seconds between "still alive" touches of a running transcript
 
 _app: Flask | None = None
 
@@ -77,32 +81,88 @@ class Progress:
         now = time.monotonic()
         if stage == self.stage and (now - self.last_write < PROGRESS_INTERVAL or pct == self.last_pct):
             return
+        try:
+            transient.retrying(lambda: self._write(stage, pct))
+        finally:
+            self.stage, self.last_write = stage, now
+        self.last_pct = pct
+
+    def _write(self, stage: str, pct: int) -> None:
+        db.session.rollback()
         t = db.session.get(Transcript, self.transcript_id, populate_existing=True)
-        if t is None or t.status != "running":
+        if t is None or t.status != "running" or t.worker != _me():
             raise JobCancelled()
-        t.stage, t.progress = stage, max(pct, t.progress if stage == self.stage else pct)
+        t.stage, t.progress = stage, max(pct, t.progress) if stage == t.stage else pct
         db.session.commit()
-        self.stage, self.last_write, self.last_pct = stage, now, pct
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Heartbeat:
+    """Touches the running transcript's ``updated_at`` every few seconds from a thread, so the reaper can tell a
+    slow job from one whose worker died (SIGKILL, power loss)."""
+
+    def __init__(self, app: Flask, transcript_id: int, interval: float | None = None):
+        self.app, self.transcript_id = app, transcript_id
+        # several beats fit in the reaper's patience, however it is configured
+        self.interval = interval or min(HEARTBEAT_INTERVAL, app.config["SCRIPTORIUM"].job_stale_after / 4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{transcript_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.app.app_context(), db.engine.begin() as conn:
+                    conn.execute(update(Transcript).where(
+                        Transcript.id == self.transcript_id, Transcript.status == "running",
+                        Transcript.worker == _me()).values(updated_at=datetime.now(timezone.utc)))
+            except Exception as exc:  # the database may be restarting; the next beat tries again
+                log.warning("heartbeat for transcript %s failed: %s", self.transcript_id, exc)
+
+
+def claim(transcript_id: int, job_id: str | None) -> bool:
+    """Mark the transcript running for this job, atomically. Only the job the row names may run it, and only
+    while it is queued, so a re-delivered or duplicate RQ job never runs the same transcript twice at once."""
+    now = datetime.now(timezone.utc)
+    cond = [Transcript.id == transcript_id, Transcript.status == "queued"]
+    if job_id is not None:
+        cond.append(Transcript.rq_job_id == job_id)
+    res = db.session.execute(
+        update(Transcript).where(*cond).values(
+            status="running", stage="fetch", progress=0, error=None, attempts=Transcript.attempts + 1,
+            started_at=now, finished_at=None, updated_at=now, worker=f"{socket.gethostname()}:{os.getpid()}",
+        )
+    )
+    db.session.commit()
+    return res.rowcount == 1
 
 
 def _run(transcript_id: int) -> dict | None:
-    t = db.session.get(Transcript, transcript_id)
-    if t is None or t.status not in ("queued", "running"):
-        log.info("transcript %s is gone or no longer queued; nothing to do", transcript_id)
+    job = get_current_job()
+    if not transient.retrying(lambda: claim(transcript_id, job.id if job else None)):
+        log.info("transcript %s is gone, not queued, or queued under another job; nothing to do", transcript_id)
         return None
+    t = db.session.get(Transcript, transcript_id)
     settings = get_app().config["SCRIPTORIUM"]
-    t.status, t.stage, t.progress, t.error = "running", "fetch", 0, None
-    t.attempts += 1
-    t.started_at, t.finished_at = datetime.now(timezone.utc), None
-    t.worker = f"{socket.gethostname()}:{os.getpid()}"
-    db.session.commit()
     progress = Progress(transcript_id)
     started = time.monotonic()
+    heart = Heartbeat(get_app(), transcript_id)
+    heart.start()
     try:
         with tempfile.TemporaryDirectory(prefix="scriptorium-job-") as tmp:
             path = Path(tmp) / "media"
             fetch_t0 = time.monotonic()
-            storage.from_settings(settings).download(t.media.storage_key, path)
+            key = t.media.storage_key
+            transient.retrying(lambda: storage.from_settings(settings).download(key, path))
             fetch_s = time.monotonic() - fetch_t0
             progress("fetch", 1.0)
             from worker import pipeline
@@ -114,7 +174,7 @@ def _run(transcript_id: int) -> dict | None:
             )
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}
-        store_result(transcript_id, result, time.monotonic() - started)
+        transient.retrying(lambda: store_result(transcript_id, result, time.monotonic() - started))
         log.info("transcript %s done: %d segments, %.1f s of audio", transcript_id, len(result.segments),
                  result.duration)
         return {"segments": len(result.segments), "duration": result.duration}
@@ -130,14 +190,23 @@ def _run(transcript_id: int) -> dict | None:
         raise
     except Exception as exc:
         stage = progress.stage or "fetch"
-        _fail(transcript_id, f"internal error while {stage}: {type(exc).__name__}: {str(exc)[:300]}")
+        if transient.is_transient(exc):
+            message = f"a service was unreachable while {stage} ({type(exc).__name__}); retry it"
+        else:
+            message = f"internal error while {stage}: {type(exc).__name__}: {str(exc)[:300]}"
+        try:
+            transient.retrying(lambda: _fail(transcript_id, message))
+        except Exception:  # database still down: the reaper finds the stale row and re-queues it
+            log.exception("could not record the failure of transcript %s", transcript_id)
         raise
+    finally:
+        heart.stop()
 
 
 def _fail(transcript_id: int, message: str) -> None:
     db.session.rollback()
     t = db.session.get(Transcript, transcript_id, populate_existing=True)
-    if t is None or t.status == "cancelled":
+    if t is None or t.status != "running" or t.worker != _me():  # cancelled, deleted, or reaped meanwhile
         return
     t.status, t.error, t.finished_at = "failed", message, datetime.now(timezone.utc)
     db.session.commit()
@@ -146,8 +215,9 @@ def _fail(transcript_id: int, message: str) -> None:
 
 def store_result(transcript_id: int, result: TranscriptResult, elapsed: float) -> None:
     """Replace the transcript's segments, words and speakers with ``result``, in one transaction."""
+    db.session.rollback()
     t = db.session.get(Transcript, transcript_id, populate_existing=True, with_for_update=True)
-    if t is None or t.status != "running":
+    if t is None or t.status != "running" or t.worker != _me():
         db.session.rollback()
         raise JobCancelled()
     names = {s.label: s.display_name for s in t.speakers if s.display_name}

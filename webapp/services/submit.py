@@ -13,7 +13,9 @@ import os
 import re
 import tempfile
 import unicodedata
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -159,7 +161,11 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
     try:
         if size == 0:
             raise SubmitError("the file is empty")
+        problem, duration = _probe(path)
         media = _store_media(path, sha, size, filename, source)
+        if media.duration is None and duration:
+            media.duration = duration
+            db.session.commit()
     finally:
         path.unlink(missing_ok=True)
     key = options_key(opts)
@@ -171,6 +177,9 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
         return Submitted(existing, False)
     transcript = Transcript(owner_id=owner.id, media_id=media.id, title=title or filename, status="queued",
                             options=opts, options_key=key, model=opts["model"], progress=0)
+    if problem:  # not media at all: say so now, queue nothing
+        transcript.status, transcript.error = "failed", problem
+        transcript.finished_at = datetime.now(timezone.utc)
     db.session.add(transcript)
     try:
         db.session.commit()
@@ -179,19 +188,36 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
         existing = db.session.scalar(select(Transcript).where(
             Transcript.owner_id == owner.id, Transcript.media_id == media.id, Transcript.options_key == key))
         return Submitted(existing, False)
-    _enqueue(transcript)
+    if not problem:
+        _enqueue(transcript)
     return Submitted(transcript, True)
 
 
-def _enqueue(transcript: Transcript) -> None:
-    """Enqueue after the row is committed, so a worker always finds it."""
+def _probe(path: Path) -> tuple[str | None, float | None]:
+    """(why this is not transcribable media or None, duration) by asking ffmpeg, not the file's name."""
+    from worker.audio import probe  # ffmpeg only; no torch in the web process
+    from worker.errors import MediaError
+
     try:
-        transcript.rq_job_id = queue.enqueue_transcription(transcript.id, transcript.media.duration)
+        info = probe(path)
+    except MediaError as exc:
+        return str(exc), None
+    if not info.has_audio:
+        return "the file has no audio track", info.duration
+    return None, info.duration
+
+
+def _enqueue(transcript: Transcript) -> None:
+    """Name the job, commit the name, then enqueue: the worker only runs the job the row names."""
+    job_id = uuid.uuid4().hex
+    transcript.rq_job_id = job_id
+    db.session.commit()
+    try:
+        queue.enqueue_transcription(transcript.id, transcript.media.duration, job_id=job_id)
     except Exception:
         transcript.status, transcript.error = "failed", "could not reach the job queue; retry in a moment"
         db.session.commit()
         raise
-    db.session.commit()
 
 
 def requeue(transcript: Transcript) -> None:

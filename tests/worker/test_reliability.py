@@ -1,0 +1,122 @@
+"""Jobs survive their workers: a killed worker's job is found and re-run, a lost queue entry is re-enqueued,
+and a job is never run by two workers."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select, update
+
+from webapp.extensions import db
+from webapp.models import Segment, Transcript
+
+
+def _submit(client, auth, path, **form):
+    with open(path, "rb") as fh:
+        resp = client.post("/api/v1/transcripts", data={"file": (fh, path.name), **form}, headers=auth,
+                           content_type="multipart/form-data")
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
+def _row(app, tid):
+    with app.app_context():
+        t = db.session.get(Transcript, tid)
+        return None if t is None else {c: getattr(t, c) for c in ("status", "stage", "attempts", "error", "worker")}
+
+
+def _age(app, tid, seconds=600, **values):
+    with app.app_context():
+        db.session.execute(update(Transcript).where(Transcript.id == tid).values(
+            updated_at=datetime.now(timezone.utc) - timedelta(seconds=seconds), **values))
+        db.session.commit()
+
+
+def test_a_job_whose_worker_vanished_is_requeued_and_runs_once(app, client, auth, speech, run_jobs):
+    from worker.reaper import reap
+
+    tid = _submit(client, auth, speech("A worker died while reading this sentence aloud."))
+    # what a SIGKILLed worker leaves behind: running, claimed by a worker that no longer beats
+    _age(app, tid, status="running", stage="transcribe", attempts=1, worker="gone-host:1")
+    with app.app_context():
+        assert reap(max_attempts=3) == {"requeued": [tid], "failed": [], "reenqueued": []}
+    assert _row(app, tid)["status"] == "queued"
+    run_jobs()
+    row = _row(app, tid)
+    assert row["status"] == "done" and row["attempts"] == 2 and row["error"] is None
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_with_a_reason(app, client, auth, speech):
+    from worker.reaper import reap
+
+    tid = _submit(client, auth, speech("This file always crashes the worker."))
+    _age(app, tid, status="running", stage="diarize", attempts=3, worker="gone-host:1")
+    with app.app_context():
+        assert reap(max_attempts=3)["failed"] == [tid]
+    row = _row(app, tid)
+    assert row["status"] == "failed"
+    assert "worker stopped while transcribing this file (3 times, last during diarize)" in row["error"]
+
+
+def test_a_queued_job_lost_by_redis_is_enqueued_again(app, client, auth, speech, run_jobs):
+    from webapp.queue import connection
+    from worker.reaper import reap
+
+    tid = _submit(client, auth, speech("Redis forgot about this job."))
+    with app.app_context():
+        connection().flushdb()  # Redis restarted without its append-only file
+        _age(app, tid)
+        assert reap(max_attempts=3)["reenqueued"] == [tid]
+    run_jobs()
+    assert _row(app, tid)["status"] == "done"
+
+
+def test_a_stale_duplicate_rq_job_does_not_run_the_transcript_again(app, client, auth, speech, run_jobs):
+    from webapp.queue import enqueue_transcription
+
+    tid = _submit(client, auth, speech("Only one of two deliveries may run."))
+    with app.app_context():
+        enqueue_transcription(tid, job_id="an-old-delivery")  # e.g. re-delivered after a restart
+    run_jobs()
+    with app.app_context():
+        assert db.session.get(Transcript, tid).attempts == 1
+        assert db.session.scalar(select(func.count()).select_from(Segment).where(Segment.transcript_id == tid)) >= 1
+
+
+def test_sigkill_mid_job_then_a_new_worker_finishes_it(app, client, auth, speech, test_env, scratch_dir):
+    text = " ".join(["The committee met on Tuesday to review the annual budget and the hiring plan."] * 6)
+    tid = _submit(client, auth, speech(text, name="long.wav"))
+    env = dict(os.environ, **test_env, JOB_STALE_AFTER="3", PYTHONUNBUFFERED="1")
+    logs = [open(scratch_dir / f"worker{i}.log", "w") for i in range(2)]
+    first = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=logs[0],
+                             stderr=subprocess.STDOUT)
+    second = None
+    try:
+        deadline = time.monotonic() + 90
+        while (row := _row(app, tid))["status"] != "running" or row["stage"] not in ("decode", "transcribe"):
+            assert row["status"] in ("queued", "running") and time.monotonic() < deadline, row
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert _row(app, tid)["status"] == "running"  # nobody told the database
+        second = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=logs[1],
+                                  stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while (row := _row(app, tid))["status"] != "done":
+            assert row["status"] in ("running", "queued") and time.monotonic() < deadline, row
+            time.sleep(0.2)
+        assert row["attempts"] == 2
+        with app.app_context():
+            stored = db.session.scalars(select(Segment).where(Segment.transcript_id == tid)).all()
+        assert "committee" in " ".join(s.text.lower() for s in stored)
+        assert [s.idx for s in stored] == sorted({s.idx for s in stored})  # one result, not two
+    finally:
+        for proc in (first, second):
+            if proc and proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
+        for fh in logs:
+            fh.close()

@@ -1,0 +1,90 @@
+"""Finds jobs that nobody is working on any more and puts them right, without a person touching the database.
+
+* ``running`` with no heartbeat for ``stale_after`` seconds: its worker died (SIGKILL, reboot, OOM). Re-queued,
+  or failed with a reason once it has used its attempts.
+* ``queued`` whose RQ job no longer exists (Redis lost it, or the enqueue never happened): enqueued again.
+
+Every worker process runs this every few seconds; a PostgreSQL advisory lock lets one act at a time.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from rq.job import Job
+from sqlalchemy import select, text
+
+from webapp import queue
+from webapp.extensions import db
+from webapp.models import Transcript
+
+log = logging.getLogger("scriptorium.reaper")
+LOCK_ID = 727275
+STALE_AFTER = 30.0  # seconds without a heartbeat (beats come every 5 s)
+ORPHAN_AFTER = 30.0  # seconds a queued row may go without its RQ job before it is enqueued again
+
+
+def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: float = ORPHAN_AFTER) -> dict[str, list[int]]:
+    """One pass. Returns the transcript ids it re-queued, failed and re-enqueued."""
+    from webapp.services.submit import _enqueue
+
+    done: dict[str, list[int]] = {"requeued": [], "failed": [], "reenqueued": []}
+    if not db.session.scalar(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")):
+        db.session.rollback()
+        return done
+    now = datetime.now(timezone.utc)
+    stale = db.session.scalars(select(Transcript).where(
+        Transcript.status == "running", Transcript.updated_at < now - timedelta(seconds=stale_after),
+    ).with_for_update(skip_locked=True)).all()
+    for t in stale:
+        if t.attempts >= max_attempts:
+            t.status, t.finished_at = "failed", now
+            t.error = (f"the worker stopped while transcribing this file ({t.attempts} times, last during "
+                       f"{t.stage or 'start-up'}); it may be too large for the worker's memory. Retry to try again")
+            done["failed"].append(t.id)
+        else:
+            t.error = f"the worker stopped during {t.stage or 'start-up'}; trying again"
+            t.status, t.stage, t.progress, t.worker = "queued", None, 0, None
+            done["requeued"].append(t.id)
+    conn = queue.connection()
+    orphans = db.session.scalars(select(Transcript).where(
+        Transcript.status == "queued", Transcript.updated_at < now - timedelta(seconds=orphan_after),
+    ).with_for_update(skip_locked=True)).all()
+    for t in orphans:
+        if t.id in done["requeued"] or not t.rq_job_id or not Job.exists(t.rq_job_id, connection=conn):
+            if t.id not in done["requeued"]:
+                done["reenqueued"].append(t.id)
+            t.updated_at = now
+    db.session.commit()  # also releases the lock
+    for tid in done["requeued"] + done["reenqueued"]:
+        t = db.session.get(Transcript, tid)
+        if t is not None and t.status == "queued":
+            _enqueue(t)
+    if any(done.values()):
+        log.warning("reaper: %s", {k: v for k, v in done.items() if v})
+    return done
+
+
+class Reaper(threading.Thread):
+    """Runs ``reap`` every ``interval`` seconds inside a worker process."""
+
+    def __init__(self, app, interval: float | None = None):
+        super().__init__(name="reaper", daemon=True)
+        self.app = app
+        self.interval = interval or max(1.0, app.config["SCRIPTORIUM"].job_stale_after / 3)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        settings = self.app.config["SCRIPTORIUM"]
+        while not self._stop_event.wait(self.interval):
+            try:
+                with self.app.app_context():
+                    reap(settings.job_attempts, stale_after=settings.job_stale_after,
+                         orphan_after=settings.job_stale_after)
+                    db.session.remove()
+            except Exception as exc:  # database or Redis down: try again next round
+                log.warning("reaper pass failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop_event.set()
