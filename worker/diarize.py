@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from worker import models
 from worker.result import Options, TranscriptResult
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ _CACHE: dict[str, Any] = {}
 
 def _pyannote_available() -> bool:
     """True when HF_TOKEN is set or pyannote's pipeline config is already in the local HF cache."""
+    models.offline()
     if os.environ.get("HF_TOKEN"):
         return True
     try:
@@ -95,9 +97,9 @@ def resemblyzer_turns(wav: np.ndarray, options: Options, device: str = "cpu") ->
 
     if "encoder" not in _CACHE:
         _CACHE["encoder"] = VoiceEncoder(device=device, verbose=False)
-    wav = raudio.normalize_volume(wav.astype(np.float32), -30, increase_only=True)
-    if len(wav) < SAMPLE_RATE // 2:
+    if len(wav) < SAMPLE_RATE // 2 or float(np.sqrt(np.mean(wav ** 2))) < 1e-4:  # too short or silent
         return []
+    wav = raudio.normalize_volume(wav.astype(np.float32), -30, increase_only=True)
     _, partials, slices = _CACHE["encoder"].embed_utterance(wav, return_partials=True, rate=RATE)
     mask = speech_mask(wav)
     frame = 0.03
@@ -153,6 +155,9 @@ def diarize(result: TranscriptResult, wav: np.ndarray, options: Options, device:
     """Label every word and segment of `result` with a speaker, in place; sets diarization and speakers."""
     from worker.speakers import apply_speakers
 
+    if not any(seg.words or seg.text for seg in result.segments):  # nothing was said: nobody to name
+        result.speakers = []
+        return result
     df, method = diarization_frame(wav, options, device)
     if progress:
         progress(0.8)

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from worker.errors import ModelNotAvailable
@@ -22,6 +23,15 @@ BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_SIZE = 145_217_532
 _MARKER = ".scriptorium-verified"
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def offline() -> None:
+    """Before importing whisperx/pyannote: never reach a model hub or telemetry endpoint at run time."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+    # pyannote warns at import that torchcodec cannot load FFmpeg; we hand it decoded arrays, so it is noise
+    warnings.filterwarnings("ignore", message=r"(?s).*torchcodec")
 
 
 def models_dir() -> Path:

@@ -1,0 +1,44 @@
+"""Model names to local folders; `base` assembled from its two PyPI parts and verified."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from worker import models
+from worker.errors import ModelNotAvailable
+
+
+def test_installed_models_include_the_shipped_ones():
+    found = models.installed()
+    assert {"tiny.en", "base"} <= set(found)
+    assert (found["tiny.en"] / "model.bin").is_file()
+
+
+def test_unknown_model_names_what_is_installed():
+    with pytest.raises(ModelNotAvailable, match=r"model 'large-v9' is not installed; installed: .*tiny\.en"):
+        models.resolve("large-v9")
+
+
+def test_hub_name_that_is_not_cached_is_not_downloaded(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    with pytest.raises(ModelNotAvailable, match="model 'small' is not installed"):
+        models.resolve("small")
+
+
+def test_local_folder_is_accepted():
+    folder = models.installed()["tiny.en"]
+    assert models.resolve(str(folder)) == folder
+
+
+def test_install_base_is_verified_and_idempotent(tmp_path):
+    target = models.install(tmp_path / "base")
+    assert (target / "model.bin").stat().st_size == models.BASE_SIZE
+    assert (target / ".scriptorium-verified").read_text().strip() == models.BASE_SHA256
+    assert {"config.json", "tokenizer.json", "vocabulary.txt"} <= {p.name for p in target.iterdir()}
+    started = time.perf_counter()
+    assert models.install(target) == target
+    assert time.perf_counter() - started < 0.05  # no re-hash when already verified
+    (target / ".scriptorium-verified").write_text("something else\n")
+    models.install(target)  # a bad marker means: assemble and verify again
+    assert (target / ".scriptorium-verified").read_text().strip() == models.BASE_SHA256

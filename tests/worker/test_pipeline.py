@@ -1,0 +1,88 @@
+"""The pure pipeline: media path + Options -> TranscriptResult with timed, scored words."""
+from __future__ import annotations
+
+import pytest
+
+from worker.errors import MediaError, ModelNotAvailable
+from worker.pipeline import transcribe, transcribe_files
+from worker.result import Options
+
+TINY = Options(model="tiny.en")
+
+
+def _all_words(result):
+    return [w for s in result.segments for w in s.words]
+
+
+def test_known_text_is_transcribed(tiny_result, clips, wer):
+    result, _ = tiny_result
+    text = " ".join(s.text for s in result.segments)
+    assert wer(clips.speech_text, text) < 0.3, text
+    assert result.language == "en" and result.model == "tiny.en"
+    assert result.word_timing == "whisper"  # no wav2vec2 alignment model is installed offline
+
+
+def test_words_are_timed_scored_and_in_order(tiny_result):
+    result, _ = tiny_result
+    words = _all_words(result)
+    assert len(words) >= 25
+    previous_end = 0.0
+    for w in words:
+        assert None not in (w.start, w.end, w.score)
+        assert 0.0 <= previous_end <= w.start <= w.end <= result.duration
+        assert 0.0 <= w.score <= 1.0
+        previous_end = w.end
+    for seg in result.segments:
+        assert seg.start == seg.words[0].start and seg.end == seg.words[-1].end
+    assert len(result.segments) >= 3  # split into sentences, not one 30 s chunk
+
+
+def test_progress_reports_each_stage_in_order(tiny_result):
+    _, reports = tiny_result
+    stages = [s for s, _ in reports]
+    assert [s for i, s in enumerate(stages) if s not in stages[:i]] == ["decode", "transcribe", "align"]
+    assert all(0.0 <= f <= 1.0 for _, f in reports)
+    assert ("transcribe", 1.0) in reports
+
+
+def test_video_with_audio_is_transcribed(clips, wer):
+    result = transcribe(clips.speech_mp4, TINY)
+    assert wer(clips.speech_text, " ".join(s.text for s in result.segments)) < 0.3
+
+
+@pytest.mark.parametrize("name, message", [
+    ("video_only", "no audio track"), ("empty", "the file is empty"), ("random_wav", "not an audio or video file"),
+])
+def test_bad_media_fails_before_any_model_loads(clips, name, message):
+    with pytest.raises(MediaError, match=message):
+        transcribe(getattr(clips, name), Options(model="not-a-model"))
+
+
+def test_missing_model_is_a_clear_error(clips):
+    with pytest.raises(ModelNotAvailable, match="model 'large-v9' is not installed"):
+        transcribe(clips.speech, Options(model="large-v9"))
+
+
+def test_transcribe_files_keeps_going_after_a_bad_file(clips):
+    out = dict(transcribe_files([clips.empty, clips.speech], TINY))
+    assert isinstance(out[clips.empty], MediaError)
+    assert out[clips.speech].segments
+
+
+@pytest.mark.slow
+def test_base_detects_language_and_transcribes(clips, wer):
+    result = transcribe(clips.speech, Options(model="base"))  # language=None: detected
+    assert result.language == "en" and result.language_probability > 0.5
+    assert wer(clips.speech_text, " ".join(s.text for s in result.segments)) < 0.2
+
+
+def test_untimed_words_are_interpolated_and_clamped():
+    from worker.result import Segment, Word
+    from worker.words import repair
+
+    seg = Segment(1.0, 3.0, "a b c d", words=[
+        Word("a", 1.0, 1.4, 0.9), Word("b", None, None, None), Word("c", None, None, None), Word("d", 2.6, 9.0, 0.8)])
+    (fixed,) = repair([seg], duration=4.0)
+    assert [(w.start, w.end) for w in fixed.words] == [(1.0, 1.4), (1.4, 2.0), (2.0, 2.6), (2.6, 4.0)]
+    assert [w.score for w in fixed.words] == [0.9, 0.0, 0.0, 0.8]
+    assert (fixed.start, fixed.end) == (1.0, 4.0)
