@@ -1,0 +1,154 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json and rendered at /api/docs.
+
+Written by hand, kept true by tests: every /api/v1 route must be described here (and nothing else), and
+schemathesis checks the real responses against these schemas.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+NULLABLE_STR = {"type": ["string", "null"]}
+NULLABLE_NUM = {"type": ["number", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    "Word": {
+        "type": "object", "required": ["word", "start", "end"],
+        "properties": {"word": {"type": "string"}, "start": {"type": "number"}, "end": {"type": "number"},
+                       "score": NULLABLE_NUM, "speaker": NULLABLE_STR},
+    },
+    "Segment": {
+        "type": "object", "required": ["start", "end", "text", "words"],
+        "properties": {"start": {"type": "number"}, "end": {"type": "number"}, "speaker": NULLABLE_STR,
+                       "text": {"type": "string"},
+                       "words": {"type": "array", "items": {"$ref": "#/components/schemas/Word"}}},
+    },
+    "TranscriptSummary": {
+        "type": "object", "required": ["id", "status", "progress", "title"],
+        "properties": {
+            "id": {"type": "integer"}, "title": {"type": "string"},
+            "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+            "stage": NULLABLE_STR, "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "error": NULLABLE_STR, "language": NULLABLE_STR, "duration": NULLABLE_NUM, "model": NULLABLE_STR,
+            "source": {"type": "string", "enum": ["upload", "folder", "bucket"]}, "filename": {"type": "string"},
+            "attempts": {"type": "integer"}, "created_at": NULLABLE_STR, "finished_at": NULLABLE_STR,
+            "created": {"type": "boolean", "description": "false when the same file and options were already here"},
+        },
+    },
+    "TranscriptDetail": {
+        "allOf": [{"$ref": "#/components/schemas/TranscriptSummary"}, {
+            "type": "object", "required": ["segments", "speakers"],
+            "properties": {
+                "language_probability": NULLABLE_NUM, "word_timing": NULLABLE_STR, "diarization": NULLABLE_STR,
+                "options": {"type": "object"}, "timings": {"type": ["object", "null"]},
+                "speakers": {"type": "array", "items": {"type": "object", "properties": {
+                    "label": {"type": "string"}, "name": {"type": "string"}}}},
+                "segments": {"type": "array", "items": {"$ref": "#/components/schemas/Segment"}},
+            },
+        }],
+    },
+    "TranscriptList": {
+        "type": "object", "required": ["items"],
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/TranscriptSummary"}},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    },
+}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+UNAUTH = _err("missing or invalid API token")
+NOT_FOUND = _err("no such transcript, or not yours")
+
+PATHS: dict[str, Any] = {
+    "/transcripts": {
+        "get": {
+            "summary": "List your transcripts, newest first (admins: everyone's)",
+            "operationId": "listTranscripts",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
+                    "queued", "running", "done", "failed", "cancelled"]}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+            ],
+            "responses": {"200": _json("TranscriptList", "transcripts"), "401": UNAUTH},
+        },
+        "post": {
+            "summary": "Upload a recording to transcribe",
+            "operationId": "createTranscript",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "language": {"type": "string", "description": "a code such as en or de; auto to detect"},
+                    "model": {"type": "string"}, "task": {"type": "string", "enum": ["transcribe", "translate"]},
+                    "diarize": {"type": "boolean"}, "num_speakers": {"type": "integer", "minimum": 1, "maximum": 20},
+                    "title": {"type": "string"},
+                }}}}},
+            "responses": {
+                "201": _json("TranscriptSummary", "queued (or failed at once when the file is not media)"),
+                "200": _json("TranscriptSummary", "the same file with the same options was already here"),
+                "400": _err("bad file or options"), "401": UNAUTH, "413": _err("larger than MAX_UPLOAD_MB"),
+            },
+        },
+    },
+    "/transcripts/{id}": {
+        "get": {"summary": "Status, progress and (when done) the transcript", "operationId": "getTranscript",
+                "parameters": [ID],
+                "responses": {"200": _json("TranscriptDetail", "the transcript"), "401": UNAUTH, "404": NOT_FOUND}},
+        "delete": {"summary": "Cancel if running, then remove the transcript and its stored media",
+                   "operationId": "deleteTranscript", "parameters": [ID],
+                   "responses": {"204": {"description": "deleted"}, "401": UNAUTH, "404": NOT_FOUND}},
+    },
+    "/transcripts/{id}/export.{format}": {
+        "get": {
+            "summary": "Download as text, subtitles or JSON", "operationId": "exportTranscript",
+            "parameters": [ID, {"name": "format", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": ["txt", "srt", "vtt", "json"]}}],
+            "responses": {
+                "200": {"description": "the file", "content": {
+                    "text/plain": {"schema": {"type": "string"}}, "application/x-subrip": {"schema": {"type": "string"}},
+                    "text/vtt": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}},
+                "401": UNAUTH, "404": NOT_FOUND, "409": _err("not done yet"),
+            },
+        },
+    },
+    "/transcripts/{id}/retry": {
+        "post": {"summary": "Run a failed or cancelled transcript again", "operationId": "retryTranscript",
+                 "parameters": [ID],
+                 "responses": {"202": _json("TranscriptSummary", "queued again"), "401": UNAUTH, "404": NOT_FOUND,
+                               "409": _err("still queued or running")}},
+    },
+    "/transcripts/{id}/cancel": {
+        "post": {"summary": "Stop a queued or running job", "operationId": "cancelTranscript", "parameters": [ID],
+                 "responses": {"200": _json("TranscriptSummary", "the transcript after cancelling"),
+                               "401": UNAUTH, "404": NOT_FOUND}},
+    },
+}
+
+# Paths other modules add (search) register themselves here, so the spec and the URL map stay one list.
+EXTRA_PATHS: dict[str, Any] = {}
+EXTRA_SCHEMAS: dict[str, Any] = {}
+
+
+def spec(server_url: str = "/api/v1") -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Scriptorium API", "version": "1",
+                 "description": "Self-hosted transcription. Authenticate with `Authorization: Bearer <token>` "
+                                "(`scriptorium users create NAME` prints one; the account page makes more)."},
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "schemas": {**SCHEMAS, **EXTRA_SCHEMAS}},
+        "paths": {**PATHS, **EXTRA_PATHS},
+    }
