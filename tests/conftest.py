@@ -32,16 +32,22 @@ def scratch_dir():
 
 
 @pytest.fixture(scope="session")
-def pg_url(scratch_dir):
+def pg_server(scratch_dir):
+    """The embedded PostgreSQL (None when TEST_DATABASE_URL points elsewhere); fault tests restart it."""
     if os.environ.get("TEST_DATABASE_URL"):
-        yield os.environ["TEST_DATABASE_URL"]
+        yield None
         return
     from webapp.embedded import EmbeddedPostgres, free_port
 
     pg = EmbeddedPostgres(scratch_dir / "pg", free_port(), database="scriptorium_test", fast_unsafe=True)
     pg.start()
-    yield pg.url
+    yield pg
     pg.stop("immediate")
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server):
+    return pg_server.url if pg_server else os.environ["TEST_DATABASE_URL"]
 
 
 @pytest.fixture(scope="session")
@@ -57,22 +63,45 @@ def redis_url(scratch_dir):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """(endpoint, access key, secret key): moto's S3 server, spoken to over real HTTP."""
-    if os.environ.get("TEST_S3_ENDPOINT"):
-        yield (os.environ["TEST_S3_ENDPOINT"], os.environ.get("TEST_S3_ACCESS_KEY", "minioadmin"),
-               os.environ.get("TEST_S3_SECRET_KEY", "minioadmin"))
-        return
-    from moto.server import ThreadedMotoServer
+class MotoS3:
+    """moto's S3 server on a fixed port, which fault tests can take down (connections refused) and bring back
+    with its buckets and objects intact (moto keeps them in this process)."""
 
+    def __init__(self, port: int):
+        self.port = port
+        self.server = None
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.server._server.server_close()  # close the listening socket: clients get "connection refused"
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    if os.environ.get("TEST_S3_ENDPOINT"):
+        yield None
+        return
     from webapp.embedded import free_port
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = MotoS3(free_port())
     server.start()
-    yield (f"http://127.0.0.1:{port}", "testing-access", "testing-secret")
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(s3_server):
+    """(endpoint, access key, secret key): moto's S3 server, spoken to over real HTTP."""
+    if s3_server is None:
+        return (os.environ["TEST_S3_ENDPOINT"], os.environ.get("TEST_S3_ACCESS_KEY", "minioadmin"),
+                os.environ.get("TEST_S3_SECRET_KEY", "minioadmin"))
+    return (f"http://127.0.0.1:{s3_server.port}", "testing-access", "testing-secret")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,108 @@
+"""Faults with real processes: Redis killed with jobs queued, PostgreSQL restarted under a running worker, the S3
+endpoint refusing connections for a while. Every job still ends done, once."""
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import Segment, Transcript
+
+
+def _submit(client, auth, path):
+    with open(path, "rb") as fh:
+        resp = client.post("/api/v1/transcripts", data={"file": (fh, path.name)}, headers=auth,
+                           content_type="multipart/form-data")
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
+def _statuses(app):
+    with app.app_context():
+        db.session.expire_all()
+        return {t.id: t.status for t in db.session.scalars(select(Transcript))}
+
+
+def test_redis_killed_with_20_jobs_queued_loses_none(app, auth, speech, scratch_dir):
+    from webapp import create_app
+    from webapp.embedded import EmbeddedRedis, free_port
+    from worker.runner import make_worker
+
+    redis = EmbeddedRedis(scratch_dir / "redis-aof", free_port(), appendonly=True)
+    redis.start()
+    try:
+        settings = dataclasses.replace(app.config["SCRIPTORIUM"], redis_url=redis.url)
+        app2 = create_app({"TESTING": True}, settings=settings)
+        client = app2.test_client()
+        words = ["apple", "river", "garden", "window", "candle", "forest", "silver", "market", "winter", "pencil"]
+        ids = [_submit(client, auth, speech(f"{words[i % 10]} number {i}", name=f"job{i}.wav")) for i in range(20)]
+        time.sleep(1.5)  # appendfsync everysec: what was acknowledged a second ago is on disk
+        redis.proc.kill()  # a crash, not a clean shutdown
+        redis.proc.wait()
+        redis.start()
+        make_worker(app2).work(burst=True, with_scheduler=False)
+        assert _statuses(app) == {i: "done" for i in ids}
+        with app.app_context():
+            attempts = db.session.scalars(select(Transcript.attempts)).all()
+        assert attempts == [1] * 20  # each ran exactly once
+    finally:
+        redis.stop()
+
+
+def _worker(test_env, log_path):
+    env = dict(os.environ, **test_env, JOB_STALE_AFTER="20", PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=open(log_path, "w"),
+                            stderr=subprocess.STDOUT)
+
+
+def test_postgres_restarted_under_a_running_worker(app, client, auth, speech, pg_server, test_env, scratch_dir):
+    if pg_server is None:
+        pytest.skip("PostgreSQL is not ours to restart (TEST_DATABASE_URL)")
+    text = " ".join(["Our reporter waited outside the courthouse for the verdict to be read."] * 6)
+    tid = _submit(client, auth, speech(text, name="pg-restart.wav"))
+    worker = _worker(test_env, scratch_dir / "worker-pg.log")
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with app.app_context():
+                t = db.session.get(Transcript, tid, populate_existing=True)
+                if t.status == "running" and t.stage in ("decode", "transcribe"):
+                    break
+                assert time.monotonic() < deadline and t.status in ("queued", "running")
+            time.sleep(0.05)
+        pg_server.stop("fast")  # drops every connection
+        time.sleep(2)
+        pg_server.start()
+        deadline = time.monotonic() + 120
+        while True:
+            with app.app_context():
+                t = db.session.get(Transcript, tid, populate_existing=True)
+                if t.status not in ("queued", "running") or time.monotonic() > deadline:
+                    break
+            time.sleep(0.3)
+        assert t.status == "done", (t.status, t.error, (scratch_dir / "worker-pg.log").read_text()[-2000:])
+        assert t.attempts == 1
+        # /healthz is truthful again
+        assert client.get("/healthz").status_code == 200
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def test_storage_refusing_connections_for_a_while_is_retried(app, client, auth, speech, s3_server, run_jobs):
+    if s3_server is None:
+        pytest.skip("the S3 endpoint is not ours to stop (TEST_S3_ENDPOINT)")
+    tid = _submit(client, auth, speech("The bucket was away for a moment.", name="s3-outage.wav"))
+    s3_server.stop()
+    assert client.get("/healthz").get_json()["storage"].startswith("down")
+    threading.Timer(3.0, s3_server.start).start()
+    run_jobs()  # the fetch meets "connection refused", backs off, and succeeds once the endpoint is back
+    with app.app_context():
+        t = db.session.get(Transcript, tid)
+        assert (t.status, t.attempts) == ("done", 1), t.error
+        assert db.session.scalar(select(func.count()).select_from(Segment).where(Segment.transcript_id == tid)) >= 1
