@@ -76,6 +76,8 @@ def handle_event(event: ObjectEvent, settings: Settings | None = None) -> Outcom
             log.warning("bucket object %s: not an audio or video file; left alone", location)
         return Outcome(event, "ignored", detail=f"{kind} name")
     store = _s3(settings)
+    if not ledger.owner_exists():
+        raise TransientError("no admin account exists yet to own bucket files")
     row = ledger.claim("bucket", location, event.size, event.etag)
     if row is None:
         return Outcome(event, "seen", detail="this object version was taken before")

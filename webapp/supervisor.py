@@ -91,7 +91,8 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
                                   "--no-control-socket", "--access-logfile", "-", "wsgi:app"]))
         if with_worker:
             roles.append(Role("worker", exe + ["worker"]))
-        if with_ingest and _ingest_available():
+        ingest_wanted = settings.watch_dir is not None or settings.minio_redis_url or settings.minio_listen
+        if with_ingest and ingest_wanted and _ingest_available():
             roles.append(Role("ingest", exe + ["ingest"]))
         # The roles import wsgi.py and the packages from the project root, wherever `up` was started.
         root = str(Path(__file__).resolve().parent.parent)
@@ -103,6 +104,8 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
         _say(f"ready at {url}")
         for line in admin_info:
             _say(line)
+        if any(role.name == "ingest" for role in roles) and settings.watch_dir is not None:
+            _say(f"drop recordings into {settings.watch_dir} to have them transcribed")
         _say("press Ctrl-C to stop")
         while not stopping:
             time.sleep(0.5)
