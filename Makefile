@@ -23,9 +23,9 @@ $(STAMP): pyproject.toml Makefile
 
 # Debian packages the tests use to make speech with known words (espeak-ng, sox). Installed only when missing.
 system-deps:
-	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; \
-	  else echo "please install espeak-ng and sox (sudo apt-get install espeak-ng sox)"; exit 1; fi; fi
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox chromium >/dev/null; \
+	  else echo "please install espeak-ng, sox and chromium (sudo apt-get install espeak-ng sox chromium)"; exit 1; fi; fi
 
 up: setup
 	$(BIN)/scriptorium up

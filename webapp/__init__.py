@@ -38,8 +38,16 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
+    from webapp.blueprints import account, api_search, edits, media, search
+    app.register_blueprint(account.bp)
+    app.register_blueprint(api_search.bp)
+    app.register_blueprint(edits.bp)
+    app.register_blueprint(media.bp)
+    app.register_blueprint(search.bp)
     from webapp.blueprints import hooks  # noqa: E402  (bucket events: POST /hooks/minio)
     app.register_blueprint(hooks.bp)
+    from webapp.blueprints import apidocs
+    app.register_blueprint(apidocs.bp)
 
     @app.before_request
     def _request_id() -> None:

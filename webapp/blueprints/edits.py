@@ -37,7 +37,7 @@ def _done_only(t) -> None:
 
 def _fail(message: str):
     """An edit that cannot be applied: the message goes to the page's alert region."""
-    return message, 422
+    return message, 400
 
 
 @bp.route("/title", methods=["GET", "POST"])

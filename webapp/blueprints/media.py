@@ -36,10 +36,10 @@ def media(transcript_id: int):
     if request.if_none_match.contains(etag) and not request.range:
         return Response(status=304, headers=headers)
     byte_range = request.range
-    if byte_range is not None and request.if_range.etag not in (None, etag):
-        byte_range = None  # the client's copy is of other bytes: send everything
+    if byte_range is not None and (request.if_range.etag not in (None, etag) or len(byte_range.ranges) != 1):
+        byte_range = None  # other bytes than the client's copy, or several ranges (players never ask): send all
     if byte_range is not None:
-        span = byte_range.range_for_length(size) if len(byte_range.ranges) == 1 else None
+        span = byte_range.range_for_length(size)
         if span is None:
             return Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
         start, stop = span

