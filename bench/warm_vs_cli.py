@@ -35,6 +35,11 @@ def main() -> None:
     files = [clip(args.seconds, seed=i) for i in range(args.files)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYANNOTE_METRICS_ENABLED="false")
     with tempfile.TemporaryDirectory() as out:
+        # the whisperx CLI shells out to `ffmpeg`: give it the same binary our pipeline uses
+        from worker.audio import ffmpeg_exe
+
+        os.symlink(ffmpeg_exe(), Path(out) / "ffmpeg")
+        env["PATH"] = f"{out}{os.pathsep}{env['PATH']}"
         t0 = time.perf_counter()
         subprocess.run([str(VENV_BIN / "scriptorium"), "transcribe", *map(str, files), "--model", args.model,
                         "--language", "en", "--format", "json", "--output-dir", out], check=True, env=env,

@@ -140,16 +140,21 @@ def models_install() -> None:
 @click.option("--task", type=click.Choice(["transcribe", "translate"]), default="transcribe")
 @click.option("--diarize/--no-diarize", default=False, help="Label speakers.")
 @click.option("--num-speakers", type=int, default=None)
+@click.option("--initial-prompt", default=None, help="Text that sets style and vocabulary (names, jargon).")
+@click.option("--hotwords", default=None, help="Words to favour, space-separated.")
+@click.option("--suppress-numerals", is_flag=True, help="Write numbers as words.")
 @click.option("--format", "fmt", type=click.Choice(["txt", "srt", "vtt", "json"]), default="txt")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-def transcribe(files, model, language, task, diarize, num_speakers, fmt, output_dir) -> None:
+def transcribe(files, model, language, task, diarize, num_speakers, initial_prompt, hotwords, suppress_numerals,
+               fmt, output_dir) -> None:
     """Transcribe FILE(s) with the speech pipeline alone (no services). One model load for all files."""
     from webapp import exports
     from worker import pipeline
     from worker.errors import MediaError, ModelNotAvailable
     from worker.result import Options
 
-    opts = Options(model=model, language=language, task=task, diarize=diarize, num_speakers=num_speakers)
+    opts = Options(model=model, language=language, task=task, diarize=diarize, num_speakers=num_speakers,
+                   initial_prompt=initial_prompt, hotwords=hotwords, suppress_numerals=suppress_numerals)
     to_stdout = len(files) == 1 and output_dir is None
     failed = 0
     for path in files:

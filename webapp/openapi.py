@@ -93,6 +93,9 @@ PATHS: dict[str, Any] = {
                     "model": {"type": "string"}, "task": {"type": "string", "enum": ["transcribe", "translate"]},
                     "diarize": {"type": "boolean"}, "num_speakers": {"type": "integer", "minimum": 1, "maximum": 20},
                     "title": {"type": "string"},
+                    "initial_prompt": {"type": "string", "maxLength": 500},
+                    "hotwords": {"type": "string", "maxLength": 500},
+                    "suppress_numerals": {"type": "boolean"},
                 }}}}},
             "responses": {
                 "201": _json("TranscriptSummary", "queued (or failed at once when the file is not media)"),

@@ -86,6 +86,21 @@ def _segments(fw_segments: Iterable[Any], duration: float, report: Callable[[flo
     return out
 
 
+_NUMERALS: dict[int, list[int]] = {}
+
+
+def numeral_tokens(model: Any) -> list[int]:
+    """Token ids that would write a digit or %, $, £ (as WhisperX's suppress_numerals finds them), per model."""
+    key = id(model)
+    if key not in _NUMERALS:
+        from faster_whisper.tokenizer import Tokenizer
+
+        tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual)
+        _NUMERALS[key] = [i for i in range(tok.eot)
+                          if any(c in "0123456789%$£" for c in tok.decode([i]).removeprefix(" "))]
+    return _NUMERALS[key]
+
+
 def _run_asr(pipe: Any, samples: Any, options: Options, report: Callable[[float], None]) -> tuple:
     """One batched pass: text, words and (if not given) the language. Returns (segments, language, prob)."""
     from faster_whisper import BatchedInferencePipeline
@@ -94,9 +109,10 @@ def _run_asr(pipe: Any, samples: Any, options: Options, report: Callable[[float]
     multilingual = model.model.is_multilingual
     language = options.language if multilingual else "en"
     task = options.task if multilingual and options.task in ("transcribe", "translate") else "transcribe"
+    extra = {"suppress_tokens": [-1, *numeral_tokens(model)]} if options.suppress_numerals else {}
     fw_segments, info = BatchedInferencePipeline(model=model).transcribe(
         samples, language=language, task=task, batch_size=max(1, options.batch_size), word_timestamps=True,
-        initial_prompt=options.initial_prompt or None, hotwords=options.hotwords or None,
+        initial_prompt=options.initial_prompt or None, hotwords=options.hotwords or None, **extra,
     )
     segments = _segments(fw_segments, len(samples) / media.SAMPLE_RATE, report)
     probability = float(info.language_probability) if language is None else None

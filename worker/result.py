@@ -17,6 +17,7 @@ class Options:
     batch_size: int = 4
     initial_prompt: str | None = None
     hotwords: str | None = None
+    suppress_numerals: bool = False  # write numbers as words ("twenty five"), which align and subtitle better
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "Options":

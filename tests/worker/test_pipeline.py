@@ -86,3 +86,19 @@ def test_untimed_words_are_interpolated_and_clamped():
     assert [(w.start, w.end) for w in fixed.words] == [(1.0, 1.4), (1.4, 2.0), (2.0, 2.6), (2.6, 4.0)]
     assert [w.score for w in fixed.words] == [0.9, 0.0, 0.0, 0.8]
     assert (fixed.start, fixed.end) == (1.0, 4.0)
+
+
+def test_suppress_numerals_writes_numbers_as_words(tmp_path):
+    import subprocess
+
+    from worker.pipeline import transcribe
+    from worker.result import Options
+
+    clip = tmp_path / "numbers.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(clip),
+                    "We sold 25 tickets on the 3rd of May for 40 dollars each."], check=True)
+    plain = " ".join(s.text for s in transcribe(clip, Options(model="tiny.en")).segments)
+    spelled = " ".join(s.text for s in transcribe(clip, Options(model="tiny.en", suppress_numerals=True)).segments)
+    assert any(ch.isdigit() for ch in plain), plain  # Whisper's habit: digits
+    assert not any(ch.isdigit() for ch in spelled), spelled
+    assert "tickets" in spelled.lower()

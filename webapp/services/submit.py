@@ -33,6 +33,7 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
 OPTION_DEFAULTS: dict[str, Any] = {
     "model": None, "language": None, "task": "transcribe", "diarize": False,
     "num_speakers": None, "min_speakers": None, "max_speakers": None,
+    "initial_prompt": None, "hotwords": None, "suppress_numerals": False,
 }
 
 
@@ -90,11 +91,20 @@ def normalise_options(raw: dict[str, Any] | None, default_model: str) -> dict[st
     if task not in ("transcribe", "translate"):
         raise SubmitError("task must be 'transcribe' or 'translate'")
     opts["task"] = task
-    diarize = raw.get("diarize", False)
-    opts["diarize"] = diarize if isinstance(diarize, bool) else str(diarize).lower() in ("1", "true", "yes", "on")
+    opts["diarize"] = _flag(raw.get("diarize", False))
     for key in ("num_speakers", "min_speakers", "max_speakers"):
         opts[key] = _int_or_none(key, raw.get(key))
+    for key in ("initial_prompt", "hotwords"):
+        text = (raw.get(key) or "").strip()
+        if len(text) > 500:
+            raise SubmitError(f"{key} must be at most 500 characters")
+        opts[key] = text or None
+    opts["suppress_numerals"] = _flag(raw.get("suppress_numerals", False))
     return opts
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
 
 def options_key(opts: dict[str, Any]) -> str:
