@@ -6,14 +6,42 @@ import uuid
 from typing import Any
 
 from flask import Flask, g, render_template, request
+from sqlalchemy.exc import DataError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from webapp import settings as settings_mod
 from webapp.extensions import db, htmx
+
+# Everything the pages load comes from this origin: no inline scripts, handlers or styles anywhere (htmx's own
+# indicator styles are turned off in base.html), no framing, forms only back to us. blob: lets the player play.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "media-src 'self' blob:",
+    "connect-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'", "form-action 'self'",
+])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` ids are PostgreSQL integers: a larger number matches no route (404) instead of failing the
+    database query (500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod.Settings | None = None) -> Flask:
     """Build the Flask app. Cheap: no migrations, no model loading, no network at creation."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.url_map.converters["int"] = IdConverter
     settings = settings or settings_mod.load()
     app.config.update(
         SCRIPTORIUM=settings,
@@ -28,6 +56,9 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     )
     if test_config:
         app.config.update(test_config)
+    if settings.trusted_proxies:  # behind Caddy/nginx: the client's address and https come from X-Forwarded-*
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     db.init_app(app)
     htmx.init_app(app)
@@ -55,9 +86,10 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
 
     @app.after_request
     def _headers(resp):
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        if request.is_secure:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         resp.headers["X-Request-Id"] = g.get("request_id", "")
         return resp
 
@@ -66,6 +98,17 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
         if request.path.startswith("/api/"):
             return {"error": "not found"}, 404
         return render_template("errors/404.html"), 404
+
+    @app.errorhandler(DataError)
+    def _bad_value(err):
+        """A value the database cannot hold (a NUL character, a number out of range): the request's fault."""
+        db.session.rollback()
+        message = "the request contains a value that cannot be stored (such as a NUL character)"
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            return {"error": message}, 400
+        if request.headers.get("HX-Request"):
+            return message[0].upper() + message[1:] + ".", 400
+        return render_template("errors/400.html", message=message[0].upper() + message[1:] + "."), 400
 
     @app.errorhandler(500)
     def _server_error(err):

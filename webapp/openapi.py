@@ -9,6 +9,8 @@ from typing import Any
 
 NULLABLE_STR = {"type": ["string", "null"]}
 NULLABLE_NUM = {"type": ["number", "null"]}
+# Form text the API stores: anything but NUL, which PostgreSQL text cannot hold (400 if sent).
+TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
@@ -65,7 +67,8 @@ def _json(ref: str, description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+ID = {"name": "id", "in": "path", "required": True,
+      "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 UNAUTH = _err("missing or invalid API token")
 NOT_FOUND = _err("no such transcript, or not yours")
 
@@ -88,13 +91,15 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {
-                    "file": {"type": "string", "format": "binary"},
-                    "language": {"type": "string", "description": "a code such as en or de; auto to detect"},
-                    "model": {"type": "string"}, "task": {"type": "string", "enum": ["transcribe", "translate"]},
+                    "file": {"type": "string", "format": "binary", "minLength": 1,
+                             "description": "audio or video; probed, whatever its name says"},
+                    "language": {"type": "string", "description": "a code such as en or de; auto to detect",
+                                 "pattern": "^(auto|[a-z]{2,3}(-[A-Za-z]{2,4})?)?$"},
+                    "model": {**TEXT, "maxLength": 200}, "task": {"type": "string", "enum": ["transcribe", "translate"]},
                     "diarize": {"type": "boolean"}, "num_speakers": {"type": "integer", "minimum": 1, "maximum": 20},
-                    "title": {"type": "string"},
-                    "initial_prompt": {"type": "string", "maxLength": 500},
-                    "hotwords": {"type": "string", "maxLength": 500},
+                    "title": TEXT,
+                    "initial_prompt": {**TEXT, "maxLength": 500},
+                    "hotwords": {**TEXT, "maxLength": 500},
                     "suppress_numerals": {"type": "boolean"},
                 }}}}},
             "responses": {

@@ -26,6 +26,8 @@ def test_spec_describes_every_api_route_and_no_other(client, app):
 
 
 def test_docs_page_lists_the_operations(client, auth):
-    client.post("/login", data={"username": "admin", "password": "admin-password"})
+    from webhelpers import login
+
+    login(client)
     page = client.get("/api/docs").get_data(as_text=True)
     assert "POST /transcripts" in page and "GET /transcripts/{id}/export.{format}" in page

@@ -3,10 +3,7 @@ import io
 import re
 
 from webhelpers import csrf
-
-
-def sign_in(client, name="admin", password="admin-password"):
-    return client.post("/login", data={"username": name, "password": password})
+from webhelpers import login as sign_in
 
 
 def test_pages_need_sign_in(client):

@@ -59,10 +59,10 @@ def test_form_upload_without_javascript_flashes_and_redirects(client, people):
 
 def test_upload_needs_the_csrf_token(client, people):
     resp = client.post("/upload", data={"file": (io.BytesIO(b"RIFF"), "a.wav")}, content_type="multipart/form-data")
-    assert resp.status_code == 400 and b"expired" in resp.data
+    assert resp.status_code == 403 and b"expired" in resp.data
     resp = client.post("/upload", data={"file": (io.BytesIO(b"RIFF"), "a.wav"), "csrf_token": "wrong"},
                        content_type="multipart/form-data")
-    assert resp.status_code == 400
+    assert resp.status_code == 403
 
 
 def test_index_offers_installed_models_and_every_page_carries_the_token(client, people):
@@ -103,7 +103,7 @@ def test_people_see_only_their_own_and_admin_sees_all(client, people, make_trans
     for url in (f"/transcripts/{theirs}/delete", f"/transcripts/{theirs}/cancel", f"/transcripts/{theirs}/retry"):
         assert post(client, url).status_code == 404, url
     assert client.get(f"/transcripts/{mine}").status_code == 200
-    client.post("/logout")
+    post(client, "/logout")
     login(client, "admin", "admin-password")
     page = client.get("/").get_data(as_text=True)
     assert "Alice&#39;s notes" in page and "Bob&#39;s secrets" in page

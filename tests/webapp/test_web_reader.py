@@ -182,7 +182,7 @@ def test_correct_a_segment_keeping_word_timings(client, people, make_transcript,
     assert "No transcript says “marketing”" in client.get("/search?q=marketing").get_data(as_text=True)
     assert post(client, f"/transcripts/{tid}/segments/{seg_id}/text", {"text": "   "}, htmx=True).status_code == 400
     # Without htmx and without the token.
-    assert client.post(f"/transcripts/{tid}/segments/{seg_id}/text", data={"text": "x"}).status_code == 400
+    assert client.post(f"/transcripts/{tid}/segments/{seg_id}/text", data={"text": "x"}).status_code == 403
     resp = client.post(f"/transcripts/{tid}/segments/{seg_id}/text", data={"text": "Plain form.", "csrf_token": csrf(client)})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"#seg-{seg_id}")
 

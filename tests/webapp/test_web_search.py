@@ -2,7 +2,7 @@
 the page and its htmx fragment, and GET /api/v1/search."""
 from datetime import datetime, timedelta, timezone
 
-from webhelpers import login
+from webhelpers import login, post
 
 
 def titles(html: str) -> list[str]:
@@ -64,7 +64,7 @@ def test_people_search_only_what_they_may_see(client, people, make_transcript):
     make_transcript(people["alice"][0], title="Alice talk", segments=[("SPEAKER_00", "The zeppelin lands.")])
     make_transcript(people["bob"][0], title="Bob talk", segments=[("SPEAKER_00", "The zeppelin departs.")])
     assert titles(client.get("/search?q=zeppelin").get_data(as_text=True)) == ["Alice talk"]
-    client.post("/logout")
+    post(client, "/logout")
     login(client, "admin", "admin-password")
     assert sorted(titles(client.get("/search?q=zeppelin").get_data(as_text=True))) == ["Alice talk", "Bob talk"]
 
@@ -78,7 +78,7 @@ def test_search_page_states_and_htmx_fragment(client, people, make_transcript):
     body = frag.get_data(as_text=True)
     assert "<html" not in body and "<mark>budget</mark>" in body and "HX-Request" in frag.headers["Vary"]
     assert client.get("/search?q=the").status_code == 200  # only stop words: no hits, no error
-    client.post("/logout")
+    post(client, "/logout")
     assert client.get("/search?q=budget").status_code == 302
 
 

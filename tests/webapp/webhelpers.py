@@ -2,7 +2,8 @@
 
 
 def login(client, name: str = "admin", password: str = "admin-password"):
-    return client.post("/login", data={"username": name, "password": password})
+    """Sign in through the form, with the CSRF token the form carries."""
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": csrf(client)})
 
 
 def csrf(client) -> str:

@@ -37,7 +37,8 @@ openapi.EXTRA_PATHS["/search"] = {
         "summary": "Full-text search across the transcripts you may see, best matches first",
         "operationId": "search",
         "parameters": [
-            _query("q", 'websearch syntax: words, "a phrase", this or that, -without', {"type": "string"}, True),
+            _query("q", 'websearch syntax: words, "a phrase", this or that, -without',
+                   {"type": "string", "minLength": 1, "pattern": "\\S"}, True),
             _query("speaker", "part of a speaker's name", {"type": "string"}),
             _query("language", "language code, such as en", {"type": "string"}),
             _query("from", "added on or after (YYYY-MM-DD)", {"type": "string", "format": "date"}),

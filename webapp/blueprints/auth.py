@@ -10,13 +10,17 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 
 from webapp.extensions import db
 from webapp.models import User
+from webapp.services import signin_limit
 from webapp.services.accounts import authenticate
 
 bp = Blueprint("auth", __name__)
 
-# Browser-facing blueprints whose POSTs need the session's CSRF token (the API and hooks use bearer tokens).
-CSRF_PROTECTED = {"pages", "account", "edits", "search", "media"}
+# CSRF is deny-by-default: every request that changes something needs the session's token, except in these
+# blueprints, which authenticate each request with a bearer token (a browser never adds one by itself). A new
+# browser blueprint is therefore protected without anyone remembering to list it.
+CSRF_EXEMPT = {"api", "api_search", "hooks"}
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FAILED = "This form has expired. Reload the page and try again."
 
 
 def current_user() -> User | None:
@@ -45,13 +49,23 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """The sign-in form. Failed attempts are counted per address and per name; too many answer 429 for a while."""
     error = None
     if request.method == "POST":
-        user = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        name, ip = request.form.get("username", ""), request.remote_addr or "-"
+        wait = signin_limit.retry_after(ip, name)
+        if wait is not None:
+            minutes = max(1, round(wait / 60))
+            message = (f"Too many failed sign-ins from here or for this name. Try again in about {minutes} "
+                       f"minute{'s' if minutes != 1 else ''}.")
+            return render_template("auth/login.html", error=message), 429, {"Retry-After": str(wait)}
+        user = authenticate(name, request.form.get("password", ""))
         if user is not None:
-            session.clear()
+            signin_limit.reset(ip, name)
+            session.clear()  # a new session (and CSRF token) for the signed-in person
             session["uid"] = user.id
             return redirect(_safe_next(request.args.get("next")))
+        signin_limit.record_failure(ip, name)
         error = "That name and password do not match an account."
     return render_template("auth/login.html", error=error), (401 if error else 200)
 
@@ -71,12 +85,13 @@ def csrf_token() -> str:
 
 @bp.before_app_request
 def _check_csrf():
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.blueprint not in CSRF_PROTECTED:
-        return None
+    """Refuse (403) a state-changing request without this session's token, sign-in and sign-out included."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.url_rule is None or request.blueprint in CSRF_EXEMPT:
+        return None  # safe, or no such route (404/405 follow), or bearer-token authenticated
     sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="This form has expired. Reload the page and try again.")
+        abort(403, description=CSRF_FAILED)
     return None
 
 
@@ -86,10 +101,13 @@ def _inject_user():
 
 
 @bp.app_errorhandler(400)
+@bp.app_errorhandler(403)
 def _bad_request(err):
+    code = getattr(err, "code", 400) or 400
     message = getattr(err, "description", None) or "The request could not be understood."
-    if request.blueprint not in CSRF_PROTECTED | {"auth"}:  # the API and hooks answer JSON
-        return {"error": message}, 400
+    json_client = request.blueprint in CSRF_EXEMPT or request.path.startswith(("/api/", "/hooks/"))
+    if json_client or request.accept_mimetypes.best == "application/json":  # the API, hooks, upload.js
+        return {"error": message}, code
     if request.headers.get("HX-Request"):
-        return message, 400
-    return render_template("errors/400.html", message=message), 400
+        return message, code
+    return render_template("errors/400.html", message=message), code

@@ -77,6 +77,8 @@ def _int_or_none(key: str, value: Any) -> int | None:
 def normalise_options(raw: dict[str, Any] | None, default_model: str) -> dict[str, Any]:
     """Validated options with defaults filled in, so equal requests compare equal."""
     raw = dict(raw or {})
+    if any(isinstance(v, str) and "\x00" in v for v in raw.values()):  # PostgreSQL text cannot hold NUL
+        raise SubmitError("an option contains a NUL character")
     opts = dict(OPTION_DEFAULTS)
     model = (raw.get("model") or "").strip() or default_model
     if len(model) > 200:
@@ -166,6 +168,8 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
     settings = current_app.config["SCRIPTORIUM"]
     opts = normalise_options(options, settings.whisper_model)
     filename = clean_filename(filename)
+    if title and "\x00" in title:
+        raise SubmitError("the title contains a NUL character")
     owner = owner or _default_owner()
     path, sha, size = _spool(stream, settings.max_upload_mb * 1024 * 1024, settings.data_dir / "tmp")
     try:
