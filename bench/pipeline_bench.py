@@ -27,16 +27,24 @@ def one(model: str, path: str, diarize: bool, compare: bool) -> dict:
     from worker.result import Options
 
     t0 = time.perf_counter()
-    pipe = pipeline.load_model(model, "cpu", "int8")
+    pipeline.load_model(model, "cpu", "int8")
     load = time.perf_counter() - t0
     opts = Options(model=model, language="en", diarize=diarize, num_speakers=2 if diarize else None)
+    pipeline.transcribe(clip(10), Options(model=model, language="en"), device="cpu", compute_type="int8")  # warm-up
     t0 = time.perf_counter()
     result = pipeline.transcribe(path, opts, device="cpu", compute_type="int8")
     total = time.perf_counter() - t0
     row = {"model": model, "audio_s": result.duration, "load_s": round(load, 2), "total_s": round(total, 2),
            "rtf": round(total / result.duration, 3), "stages": result.timings, "words": sum(len(s.words) for s in result.segments)}
     if compare:
+        import whisperx
+
+        from worker import models
+
+        pipe = whisperx.load_model(str(models.resolve(model)), "cpu", compute_type="int8", language="en",
+                                   local_files_only=True, vad_method="pyannote", threads=os.cpu_count() or 4)
         samples = audio.load_audio(path)
+        pipe.transcribe(samples[: 16000 * 10], batch_size=4, language="en")  # warm-up, as ours was warmed above
         t0 = time.perf_counter()
         pipe.transcribe(samples, batch_size=4, language="en")
         row["whisperx_transcribe_s"] = round(time.perf_counter() - t0, 2)
