@@ -36,6 +36,7 @@ def one(model: str, path: str, diarize: bool, compare: bool) -> dict:
     total = time.perf_counter() - t0
     row = {"model": model, "audio_s": result.duration, "load_s": round(load, 2), "total_s": round(total, 2),
            "rtf": round(total / result.duration, 3), "stages": result.timings, "words": sum(len(s.words) for s in result.segments)}
+    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # ours alone
     if compare:
         import whisperx
 
@@ -49,7 +50,6 @@ def one(model: str, path: str, diarize: bool, compare: bool) -> dict:
         pipe.transcribe(samples, batch_size=4, language="en")
         row["whisperx_transcribe_s"] = round(time.perf_counter() - t0, 2)
         row["ours_over_whisperx"] = round(result.timings["transcribe"] / row["whisperx_transcribe_s"], 2)
-    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return row
 
 
