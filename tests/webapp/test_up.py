@@ -49,7 +49,18 @@ def test_up_serves_and_stops_cleanly(scratch_dir):
             assert json.loads(resp.read())["items"] == []
         family = psutil.Process(proc.pid).children(recursive=True)
         assert any("gunicorn" in " ".join(p.cmdline()) for p in family)
-        assert any("worker" in p.cmdline() for p in family)
+        workers = [p for p in family if "worker" in p.cmdline()]
+        assert len(workers) == 1
+        # a role that dies is started again
+        workers[0].kill()
+        deadline = time.monotonic() + 30
+        while True:
+            family = psutil.Process(proc.pid).children(recursive=True)
+            again = [p for p in family if "worker" in p.cmdline() and p.pid != workers[0].pid]
+            if again or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert again, "the supervisor did not restart the killed worker"
         pg_pid = int((data / "postgres" / "postmaster.pid").read_text().split()[0])
     finally:
         proc.send_signal(signal.SIGTERM)
