@@ -21,6 +21,13 @@ def _get(url: str):
         return None, None
 
 
+def _is_worker(p: psutil.Process) -> bool:
+    try:
+        return "worker" in p.cmdline()
+    except psutil.Error:  # exited, or a zombie not yet reaped by the supervisor
+        return False
+
+
 def test_up_serves_and_stops_cleanly(scratch_dir):
     data = scratch_dir / "up-data"
     web_port = free_port()
@@ -49,14 +56,14 @@ def test_up_serves_and_stops_cleanly(scratch_dir):
             assert json.loads(resp.read())["items"] == []
         family = psutil.Process(proc.pid).children(recursive=True)
         assert any("gunicorn" in " ".join(p.cmdline()) for p in family)
-        workers = [p for p in family if "worker" in p.cmdline()]
+        workers = [p for p in family if _is_worker(p)]
         assert len(workers) == 1
         # a role that dies is started again
         workers[0].kill()
         deadline = time.monotonic() + 30
         while True:
             family = psutil.Process(proc.pid).children(recursive=True)
-            again = [p for p in family if "worker" in p.cmdline() and p.pid != workers[0].pid]
+            again = [p for p in family if _is_worker(p) and p.pid != workers[0].pid]
             if again or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
