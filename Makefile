@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.scriptorium-setup
 PYTEST_ARGS ?=
 
-.PHONY: setup up test system-deps bench clean-data
+.PHONY: setup up test screenshots system-deps clean-data
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ up: setup
 
 test: setup system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refresh the README's screenshots in docs/screenshots from the browser tests.
+screenshots: setup system-deps
+	SCRIPTORIUM_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 clean-data:
 	rm -rf scriptorium-data
