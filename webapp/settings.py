@@ -43,6 +43,7 @@ class Settings:
     whisper_device: str = "auto"
     whisper_compute_type: str = "int8"
     max_upload_mb: int = 4096
+    max_duration_minutes: int = 600  # longer recordings are refused with that reason (10 h of audio is ~2.3 GB decoded)
     minio_webhook_token: str | None = None
     job_attempts: int = 3
     job_stale_after: float = 30.0  # seconds without a heartbeat before a running job counts as abandoned
@@ -203,6 +204,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         whisper_device=env.get("WHISPER_DEVICE") or "auto",
         whisper_compute_type=env.get("WHISPER_COMPUTE_TYPE") or "int8",
         max_upload_mb=_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"]) if env.get("MAX_UPLOAD_MB") else 4096,
+        max_duration_minutes=(_int("MAX_DURATION_MINUTES", env["MAX_DURATION_MINUTES"])
+                              if env.get("MAX_DURATION_MINUTES") else 600),
         job_attempts=_int("JOB_ATTEMPTS", env["JOB_ATTEMPTS"]) if env.get("JOB_ATTEMPTS") else 3,
         job_stale_after=float(_int("JOB_STALE_AFTER", env["JOB_STALE_AFTER"])) if env.get("JOB_STALE_AFTER") else 30.0,
         minio_webhook_token=env.get("MINIO_WEBHOOK_TOKEN") or None,

@@ -170,7 +170,7 @@ def _run(transcript_id: int) -> dict | None:
             result = pipeline.transcribe(
                 path, Options.from_dict(t.options), progress=progress,
                 device=settings.whisper_device, compute_type=settings.whisper_compute_type,
-                default_model=settings.whisper_model,
+                default_model=settings.whisper_model, max_duration_s=settings.max_duration_minutes * 60,
             )
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}

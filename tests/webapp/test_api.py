@@ -116,3 +116,14 @@ def test_cancel_and_delete(client, auth, speech, app):
     with app.app_context():
         store = from_settings(app.config["SCRIPTORIUM"])
         assert list(store.client.list_objects(store.bucket, recursive=True)) == []
+
+
+def test_a_recording_over_the_duration_limit_fails_at_once_with_the_reason(client, auth, speech, app, monkeypatch):
+    import dataclasses
+
+    limited = dataclasses.replace(app.config["SCRIPTORIUM"], max_duration_minutes=0)
+    monkeypatch.setitem(app.config, "SCRIPTORIUM", limited)
+    resp = upload(client, auth, speech("This recording is far too long for the configured limit."))
+    body = resp.get_json()
+    assert resp.status_code == 201 and body["status"] == "failed"
+    assert body["error"] == "the recording is longer than the maximum of 0 minutes"

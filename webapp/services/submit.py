@@ -218,6 +218,9 @@ def _probe(path: Path) -> tuple[str | None, float | None]:
         return str(exc), None
     if not info.has_audio:
         return "the file has no audio track", info.duration
+    limit = current_app.config["SCRIPTORIUM"].max_duration_minutes
+    if info.duration and info.duration > limit * 60 + 1:
+        return f"the recording is longer than the maximum of {limit} minutes", info.duration
     return None, info.duration
 
 
