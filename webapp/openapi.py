@@ -121,7 +121,11 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Download as text, subtitles or JSON", "operationId": "exportTranscript",
             "parameters": [ID, {"name": "format", "in": "path", "required": True,
-                                "schema": {"type": "string", "enum": ["txt", "srt", "vtt", "json"]}}],
+                                "schema": {"type": "string", "enum": ["txt", "srt", "vtt", "json"]}},
+                           {"name": "speakers", "in": "query", "schema": {"type": "boolean"},
+                            "description": "name the speakers (default: when there is more than one)"},
+                           {"name": "timestamps", "in": "query", "schema": {"type": "boolean"},
+                            "description": "txt: start each paragraph with its time"}],
             "responses": {
                 "200": {"description": "the file", "content": {
                     "text/plain": {"schema": {"type": "string"}}, "application/x-subrip": {"schema": {"type": "string"}},

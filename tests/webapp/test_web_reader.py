@@ -105,6 +105,21 @@ def test_downloads_in_every_format_named_after_the_title(client, people, make_tr
     assert client.get(f"/transcripts/{queued}/download.srt").status_code == 409
 
 
+def test_subtitles_name_the_speakers_when_there_are_several(client, people, make_transcript):
+    tid = make_transcript(people["alice"][0], names={"SPEAKER_01": "Sam"})
+    cues = list(srt.parse(client.get(f"/transcripts/{tid}/download.srt").get_data(as_text=True)))
+    assert cues[0].content.startswith("[SPEAKER_00] Welcome")
+    assert any(c.content.startswith("[Sam] Thanks.") for c in cues)
+    plain = client.get(f"/transcripts/{tid}/download.srt?speakers=0").get_data(as_text=True)
+    assert "[Sam]" not in plain and "Thanks." in plain
+    vtt = client.get(f"/transcripts/{tid}/download.vtt").get_data(as_text=True)
+    assert "<v Sam>Thanks." in vtt
+    txt = client.get(f"/transcripts/{tid}/download.txt?timestamps=1").get_data(as_text=True)
+    assert txt.startswith("[00:00:00] SPEAKER_00: Welcome")
+    one = make_transcript(people["alice"][0], title="Solo", segments=[("SPEAKER_00", "Only one voice here.")])
+    assert "[SPEAKER_00]" not in client.get(f"/transcripts/{one}/download.srt").get_data(as_text=True)
+
+
 def test_rename_the_title(client, people, make_transcript):
     tid = make_transcript(people["alice"][0])
     form = client.get(f"/transcripts/{tid}/title?edit=1", headers={"HX-Request": "true"}).get_data(as_text=True)

@@ -68,12 +68,13 @@ def get_transcript(transcript_id: int):
 
 @bp.get("/transcripts/<int:transcript_id>/export.<fmt>")
 def export_transcript(transcript_id: int, fmt: str):
-    from webapp.services.downloads import render_export
+    from webapp.services.downloads import parse_flag, render_export
 
     t = _owned(transcript_id, with_segments=True)
     if t.status != "done":
         return {"error": f"the transcript is {t.status}, not done yet"}, 409
-    body, mimetype, filename = render_export(t, fmt)
+    body, mimetype, filename = render_export(t, fmt, speakers=parse_flag(request.args.get("speakers")),
+                                             timestamps=bool(parse_flag(request.args.get("timestamps"))))
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename=\"{filename}\""})
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from webapp import storage
 from webapp.blueprints.auth import current_user, login_required
 from webapp.services import transcripts
-from webapp.services.downloads import render_export
+from webapp.services.downloads import parse_flag, render_export
 
 bp = Blueprint("media", __name__)
 
@@ -58,5 +58,6 @@ def download(transcript_id: int, fmt: str):
     t = _owned(transcript_id, with_segments=True)
     if t.status != "done":
         abort(409, description=f"The transcript is {t.status}; downloads are ready when it is done.")
-    body, mimetype, filename = render_export(t, fmt)
+    body, mimetype, filename = render_export(t, fmt, speakers=parse_flag(request.args.get("speakers")),
+                                             timestamps=bool(parse_flag(request.args.get("timestamps"))))
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
