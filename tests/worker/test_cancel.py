@@ -7,19 +7,13 @@ import time
 
 from sqlalchemy import func, select
 
+from jobhelpers import submit
 from webapp.extensions import db
 from webapp.models import Media, Segment, Speaker, Transcript, Word
 
 LONG = " ".join(["The committee met on Tuesday to review the annual budget and the hiring plan."] * 14)
 LONG_TOO = " ".join(["Delegates argued about the harbour, the railway and the price of bread all night."] * 14)
 
-
-def _submit(client, auth, path):
-    with open(path, "rb") as fh:
-        resp = client.post("/api/v1/transcripts", data={"file": (fh, path.name)}, headers=auth,
-                           content_type="multipart/form-data")
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
 
 
 def _row(app, tid):
@@ -51,8 +45,8 @@ def _wait_running(app, tid, seconds=120):
 
 
 def test_cancel_and_delete_a_running_job(app, client, auth, speech, test_env, scratch_dir):
-    long_a = _submit(client, auth, speech(LONG, name="cancel-long.wav"))
-    next_b = _submit(client, auth, speech("The next job still runs after a cancel.", name="cancel-next.wav"))
+    long_a = submit(client, auth, speech(LONG, name="cancel-long.wav"))
+    next_b = submit(client, auth, speech("The next job still runs after a cancel.", name="cancel-next.wav"))
     env = dict(os.environ, **test_env, PYTHONUNBUFFERED="1")
     log = open(scratch_dir / "cancel-worker.log", "w")
     worker = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=log,
@@ -71,11 +65,11 @@ def test_cancel_and_delete_a_running_job(app, client, auth, speech, test_env, sc
         print(f"worker moved on {let_go_s:.2f} s after the cancel")
 
         # Delete while it transcribes: rows and stored media go, and the worker does not bring them back.
-        long_c = _submit(client, auth, speech(LONG_TOO, name="delete-long.wav"))
+        long_c = submit(client, auth, speech(LONG_TOO, name="delete-long.wav"))
         key = _row(app, long_c)["key"]
         _wait_running(app, long_c)
         assert client.delete(f"/api/v1/transcripts/{long_c}", headers=auth).status_code == 204
-        after = _submit(client, auth, speech("Deleted jobs stay deleted.", name="delete-next.wav"))
+        after = submit(client, auth, speech("Deleted jobs stay deleted.", name="delete-next.wav"))
         assert _wait(app, after, {"done"}, 60)["status"] == "done"  # the worker has moved on
         time.sleep(1)
         with app.app_context():

@@ -10,16 +10,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from jobhelpers import submit
 from webapp.extensions import db
 from webapp.models import Segment, Transcript
 
-
-def _submit(client, auth, path):
-    with open(path, "rb") as fh:
-        resp = client.post("/api/v1/transcripts", data={"file": (fh, path.name)}, headers=auth,
-                           content_type="multipart/form-data")
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
 
 
 def _statuses(app):
@@ -40,7 +34,7 @@ def test_redis_killed_with_20_jobs_queued_loses_none(app, auth, speech, scratch_
         app2 = create_app({"TESTING": True}, settings=settings)
         client = app2.test_client()
         words = ["apple", "river", "garden", "window", "candle", "forest", "silver", "market", "winter", "pencil"]
-        ids = [_submit(client, auth, speech(f"{words[i % 10]} number {i}", name=f"job{i}.wav")) for i in range(20)]
+        ids = [submit(client, auth, speech(f"{words[i % 10]} number {i}", name=f"job{i}.wav")) for i in range(20)]
         time.sleep(1.5)  # appendfsync everysec: what was acknowledged a second ago is on disk
         redis.proc.kill()  # a crash, not a clean shutdown
         redis.proc.wait()
@@ -64,7 +58,7 @@ def test_postgres_restarted_under_a_running_worker(app, client, auth, speech, pg
     if pg_server is None:
         pytest.skip("PostgreSQL is not ours to restart (TEST_DATABASE_URL)")
     text = " ".join(["Our reporter waited outside the courthouse for the verdict to be read."] * 6)
-    tid = _submit(client, auth, speech(text, name="pg-restart.wav"))
+    tid = submit(client, auth, speech(text, name="pg-restart.wav"))
     worker = _worker(test_env, scratch_dir / "worker-pg.log")
     try:
         deadline = time.monotonic() + 90
@@ -97,7 +91,7 @@ def test_postgres_restarted_under_a_running_worker(app, client, auth, speech, pg
 def test_storage_refusing_connections_for_a_while_is_retried(app, client, auth, speech, s3_server, run_jobs):
     if s3_server is None:
         pytest.skip("the S3 endpoint is not ours to stop (TEST_S3_ENDPOINT)")
-    tid = _submit(client, auth, speech("The bucket was away for a moment.", name="s3-outage.wav"))
+    tid = submit(client, auth, speech("The bucket was away for a moment.", name="s3-outage.wav"))
     s3_server.stop()
     assert client.get("/healthz").get_json()["storage"].startswith("down")
     threading.Timer(3.0, s3_server.start).start()

@@ -10,16 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, update
 
+from jobhelpers import submit
 from webapp.extensions import db
 from webapp.models import Segment, Transcript
 
-
-def _submit(client, auth, path, **form):
-    with open(path, "rb") as fh:
-        resp = client.post("/api/v1/transcripts", data={"file": (fh, path.name), **form}, headers=auth,
-                           content_type="multipart/form-data")
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
 
 
 def _row(app, tid):
@@ -38,7 +32,7 @@ def _age(app, tid, seconds=600, **values):
 def test_a_job_whose_worker_vanished_is_requeued_and_runs_once(app, client, auth, speech, run_jobs):
     from worker.reaper import reap
 
-    tid = _submit(client, auth, speech("A worker died while reading this sentence aloud."))
+    tid = submit(client, auth, speech("A worker died while reading this sentence aloud."))
     # what a SIGKILLed worker leaves behind: running, claimed by a worker that no longer beats
     _age(app, tid, status="running", stage="transcribe", attempts=1, worker="gone-host:1")
     with app.app_context():
@@ -52,7 +46,7 @@ def test_a_job_whose_worker_vanished_is_requeued_and_runs_once(app, client, auth
 def test_a_job_that_keeps_killing_its_worker_fails_with_a_reason(app, client, auth, speech):
     from worker.reaper import reap
 
-    tid = _submit(client, auth, speech("This file always crashes the worker."))
+    tid = submit(client, auth, speech("This file always crashes the worker."))
     _age(app, tid, status="running", stage="diarize", attempts=3, worker="gone-host:1")
     with app.app_context():
         assert reap(max_attempts=3)["failed"] == [tid]
@@ -65,7 +59,7 @@ def test_a_queued_job_lost_by_redis_is_enqueued_again(app, client, auth, speech,
     from webapp.queue import connection
     from worker.reaper import reap
 
-    tid = _submit(client, auth, speech("Redis forgot about this job."))
+    tid = submit(client, auth, speech("Redis forgot about this job."))
     with app.app_context():
         connection().flushdb()  # Redis restarted without its append-only file
         _age(app, tid)
@@ -77,7 +71,7 @@ def test_a_queued_job_lost_by_redis_is_enqueued_again(app, client, auth, speech,
 def test_a_stale_duplicate_rq_job_does_not_run_the_transcript_again(app, client, auth, speech, run_jobs):
     from webapp.queue import enqueue_transcription
 
-    tid = _submit(client, auth, speech("Only one of two deliveries may run."))
+    tid = submit(client, auth, speech("Only one of two deliveries may run."))
     with app.app_context():
         enqueue_transcription(tid, job_id="an-old-delivery")  # e.g. re-delivered after a restart
     run_jobs()
@@ -88,7 +82,7 @@ def test_a_stale_duplicate_rq_job_does_not_run_the_transcript_again(app, client,
 
 def test_sigkill_mid_job_then_a_new_worker_finishes_it(app, client, auth, speech, test_env, scratch_dir):
     text = " ".join(["The committee met on Tuesday to review the annual budget and the hiring plan."] * 6)
-    tid = _submit(client, auth, speech(text, name="long.wav"))
+    tid = submit(client, auth, speech(text, name="long.wav"))
     env = dict(os.environ, **test_env, JOB_STALE_AFTER="3", PYTHONUNBUFFERED="1")
     logs = [open(scratch_dir / f"worker{i}.log", "w") for i in range(2)]
     first = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=logs[0],
