@@ -25,7 +25,9 @@ def get_for(user: User, transcript_id: int, *, with_segments: bool = False) -> T
 
 
 def list_for(user: User, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Transcript]:
-    stmt = visible(user).order_by(Transcript.created_at.desc(), Transcript.id.desc())
+    # media in the same round trip: every row shows where its file came from (one query, not one per row)
+    stmt = visible(user).options(selectinload(Transcript.media)).order_by(
+        Transcript.created_at.desc(), Transcript.id.desc())
     if status:
         stmt = stmt.where(Transcript.status == status)
     return list(db.session.scalars(stmt.limit(limit).offset(offset)))
