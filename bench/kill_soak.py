@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from services import throwaway  # noqa: E402  (bench/services.py)
 SUBJECTS = ["budget", "harbour", "railway", "library", "hospital", "orchard", "bridge", "market", "museum", "school"]
 
 
@@ -46,16 +46,11 @@ def main() -> None:
 
     from webapp import create_app, migrate
     from webapp import settings as settings_mod
-    from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
     from webapp.extensions import db
     from webapp.models import Segment, Transcript
 
-    root = Path(tempfile.mkdtemp(prefix="scriptorium-kill-soak-"))
-    root.chmod(0o755)
-    pg = EmbeddedPostgres(root / "pg", free_port(), database="soak", fast_unsafe=True)
-    redis = EmbeddedRedis(root / "redis", free_port(), appendonly=True)
-    pg.start()
-    redis.start()
+    services = ExitStack()
+    root, pg, redis = services.enter_context(throwaway("scriptorium-kill-soak-", database="soak", appendonly=True))
     worker = None
     logs = []
     ok = False
@@ -138,9 +133,7 @@ def main() -> None:
             worker.wait(30)
         for log in logs:
             log.close()
-        redis.stop()
-        pg.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
+        services.close()
     sys.exit(0 if ok else 1)
 
 

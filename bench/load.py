@@ -22,20 +22,20 @@ import io
 import json
 import math
 import os
-import shutil
 import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from services import throwaway  # noqa: E402  (bench/services.py)
 
 
 def tone(seed: int, seconds: float = 2.0, rate: int = 16000) -> bytes:
@@ -200,14 +200,10 @@ def main() -> None:
 
     from webapp import create_app, migrate
     from webapp import settings as settings_mod
-    from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, wait_for_port
+    from webapp.embedded import free_port, wait_for_port
 
-    root = Path(tempfile.mkdtemp(prefix="scriptorium-load-bench-"))
-    root.chmod(0o755)
-    pg = EmbeddedPostgres(root / "pg", free_port(), database="bench", fast_unsafe=True)
-    redis = EmbeddedRedis(root / "redis", free_port(), appendonly=False)
-    pg.start()
-    redis.start()
+    services = ExitStack()
+    root, pg, redis = services.enter_context(throwaway("scriptorium-load-bench-", database="bench", appendonly=False))
     gunicorn = None
     failed = False
     try:
@@ -258,9 +254,7 @@ def main() -> None:
         if gunicorn:
             gunicorn.terminate()
             gunicorn.wait(10)
-        redis.stop()
-        pg.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
+        services.close()
     sys.exit(1 if failed else 0)
 
 
