@@ -16,13 +16,13 @@ import io
 import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from clips import clip  # noqa: E402
+from services import throwaway  # noqa: E402
 
 
 def main() -> None:
@@ -36,20 +36,13 @@ def main() -> None:
     from rq import Queue, SimpleWorker, SpawnWorker, Worker
 
     from webapp import create_app, migrate, queue, settings as settings_mod
-    from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
     from webapp.extensions import db
     from webapp.models import Transcript
     from webapp.services.accounts import create_user
     from webapp.services.submit import requeue, submit_media
     from worker import pipeline, tasks
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
-    os.chmod(tmp, 0o755)
-    pg = EmbeddedPostgres(tmp / "pg", free_port(), fast_unsafe=True)
-    redis = EmbeddedRedis(tmp / "redis", free_port(), appendonly=False)
-    pg.start()
-    redis.start()
-    try:
+    with throwaway("bench-workers-") as (tmp, pg, redis):
         # in the environment too: a spawned work horse builds its app from it
         os.environ.update(DATABASE_URL=pg.url, REDIS_URL=redis.url, SECRET_KEY="bench-secret-key-0123456789",
                           SCRIPTORIUM_DATA_DIR=str(tmp / "data"), WHISPER_MODEL=args.model, WHISPER_DEVICE="cpu")
@@ -120,9 +113,6 @@ def main() -> None:
             for name, other in (("SpawnWorker", spawn), ("Worker", fork)):
                 if other:
                     print(f"SimpleWorker / {name}: {simple / other:.2f}")
-    finally:
-        redis.stop()
-        pg.stop("immediate")
 
 
 if __name__ == "__main__":
