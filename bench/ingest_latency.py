@@ -56,7 +56,7 @@ def main() -> None:
 
     from ingest.folder import FolderWatcher
     from webapp import create_app, migrate, settings as settings_mod
-    from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+    from scriptorium.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
     from webapp.extensions import db
     from webapp.models import Transcript
     from webapp.services.accounts import ensure_admin
@@ -79,7 +79,7 @@ def main() -> None:
         app = create_app(settings=settings)
         with app.app_context():
             ensure_admin()
-        worker = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], cwd=ROOT,
+        worker = subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], cwd=ROOT,
                                   env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         from rq import Worker
 

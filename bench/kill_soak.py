@@ -85,7 +85,7 @@ def main() -> None:
         def start_worker(n: int) -> subprocess.Popen:
             log = open(root / f"worker-{n}.log", "w")
             logs.append(log)
-            return subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], cwd=ROOT, env=proc_env,
+            return subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], cwd=ROOT, env=proc_env,
                                     stdout=log, stderr=subprocess.STDOUT)
 
         t0 = time.monotonic()

@@ -200,7 +200,7 @@ def main() -> None:
 
     from webapp import create_app, migrate
     from webapp import settings as settings_mod
-    from webapp.embedded import free_port, wait_for_port
+    from scriptorium.embedded import free_port, wait_for_port
 
     services = ExitStack()
     root, pg, redis = services.enter_context(throwaway("scriptorium-load-bench-", database="bench", appendonly=False))

@@ -4,7 +4,7 @@
 """
 import os, sys, time, resource
 os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYANNOTE_METRICS_ENABLED="false")
-from worker import models
+from webapp import model_registry as models
 path = str(models.resolve("base"))
 t0 = time.perf_counter()
 if sys.argv[1] == "whisperx":

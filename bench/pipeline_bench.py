@@ -40,7 +40,7 @@ def one(model: str, path: str, diarize: bool, compare: bool) -> dict:
     if compare:
         import whisperx
 
-        from worker import models
+        from webapp import model_registry as models
 
         pipe = whisperx.load_model(str(models.resolve(model)), "cpu", compute_type="int8", language="en",
                                    local_files_only=True, vad_method="pyannote", threads=os.cpu_count() or 4)

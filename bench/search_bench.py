@@ -139,7 +139,7 @@ def main() -> None:
     import psycopg
 
     from webapp import migrate
-    from webapp.embedded import EmbeddedPostgres, free_port
+    from scriptorium.embedded import EmbeddedPostgres, free_port
 
     random.seed(args.seed)
     root = args.keep or Path(tempfile.mkdtemp(prefix="scriptorium-bench-"))

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from webapp.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from scriptorium.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 
 @contextmanager

@@ -80,7 +80,7 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
 
     from webapp import migrate
-    from webapp.embedded import EmbeddedPostgres, free_port, wait_for_port
+    from scriptorium.embedded import EmbeddedPostgres, free_port, wait_for_port
 
     root = Path(tempfile.mkdtemp(prefix="scriptorium-status-bench-"))
     root.chmod(0o755)

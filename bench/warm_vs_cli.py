@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--model", default="base")
     args = ap.parse_args()
-    from worker import models
+    from webapp import model_registry as models
 
     model_dir = str(models.resolve(args.model))
     files = [clip(args.seconds, seed=i) for i in range(args.files)]

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from flask import current_app
 
 from ingest import filetypes, ledger
-from ingest.events import ObjectEvent
+from webapp.bucket_events import ObjectEvent
 from webapp import storage
 from webapp.services.submit import SubmitError, submit_media
 from webapp.settings import Settings

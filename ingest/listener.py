@@ -11,7 +11,7 @@ import threading
 from flask import Flask
 
 from ingest import bucket
-from ingest.events import EventFormatError, from_webhook
+from webapp.bucket_events import EventFormatError, from_webhook
 from webapp import storage
 from webapp.extensions import db
 

@@ -13,7 +13,7 @@ from flask import Flask
 from redis import Redis
 
 from ingest import bucket
-from ingest.events import EventFormatError, from_redis_access
+from webapp.bucket_events import EventFormatError, from_redis_access
 from webapp.extensions import db
 
 log = logging.getLogger("scriptorium.ingest")

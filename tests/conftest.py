@@ -37,7 +37,7 @@ def pg_server(scratch_dir):
     if os.environ.get("TEST_DATABASE_URL"):
         yield None
         return
-    from webapp.embedded import EmbeddedPostgres, free_port
+    from scriptorium.embedded import EmbeddedPostgres, free_port
 
     pg = EmbeddedPostgres(scratch_dir / "pg", free_port(), database="scriptorium_test", fast_unsafe=True)
     pg.start()
@@ -55,7 +55,7 @@ def redis_url(scratch_dir):
     if os.environ.get("TEST_REDIS_URL"):
         yield os.environ["TEST_REDIS_URL"]
         return
-    from webapp.embedded import EmbeddedRedis, free_port
+    from scriptorium.embedded import EmbeddedRedis, free_port
 
     server = EmbeddedRedis(scratch_dir / "redis", free_port(), appendonly=False)
     server.start()
@@ -87,7 +87,7 @@ def s3_server():
     if os.environ.get("TEST_S3_ENDPOINT"):
         yield None
         return
-    from webapp.embedded import free_port
+    from scriptorium.embedded import free_port
 
     server = MotoS3(free_port())
     server.start()

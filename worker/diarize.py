@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from worker import models
+from webapp import model_registry as models
 from worker.result import Options, TranscriptResult
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,8 @@
-"""Errors the pipeline raises with a message a user can read as it is."""
+"""Errors the pipeline raises with a message a user can read as it is.
 
+Both are defined by the domain (webapp), which raises them too (probing at submit, naming installed models).
+"""
+from webapp.media_probe import MediaError
+from webapp.model_registry import ModelNotAvailable
 
-class MediaError(Exception):
-    """The file itself is the problem (not audio, no audio track, empty, corrupt, too long).
-
-    Permanent: retrying the same file gives the same answer.
-    """
-
-
-class ModelNotAvailable(Exception):
-    """The requested model is not installed here; the message names what is."""
+__all__ = ["MediaError", "ModelNotAvailable"]

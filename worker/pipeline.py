@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from worker import audio as media
-from worker import models, words
+from webapp import model_registry as models
+from worker import words
 from worker.result import Options, Segment, TranscriptResult, Word
 
 Progress = Callable[[str, float], None]

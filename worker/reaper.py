@@ -27,7 +27,7 @@ ORPHAN_AFTER = 30.0  # seconds a queued row may go without its RQ job before it 
 
 def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: float = ORPHAN_AFTER) -> dict[str, list[int]]:
     """One pass. Returns the transcript ids it re-queued, failed and re-enqueued."""
-    from webapp.services.submit import _enqueue
+    from webapp.services.submit import enqueue
 
     done: dict[str, list[int]] = {"requeued": [], "failed": [], "reenqueued": []}
     if not db.session.scalar(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")):
@@ -60,7 +60,7 @@ def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: floa
     for tid in done["requeued"] + done["reenqueued"]:
         t = db.session.get(Transcript, tid)
         if t is not None and t.status == "queued":
-            _enqueue(t)
+            enqueue(t)
     if any(done.values()):
         log.warning("reaper: %s", {k: v for k, v in done.items() if v})
     return done

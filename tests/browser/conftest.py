@@ -54,7 +54,7 @@ def live_server(_session_app):
     """The test app on http://127.0.0.1:<free port> for the whole session."""
     from werkzeug.serving import make_server
 
-    from webapp.embedded import free_port
+    from scriptorium.embedded import free_port
 
     port = free_port()
     server = make_server("127.0.0.1", port, _session_app, threaded=True)

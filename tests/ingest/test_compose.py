@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from webapp import settings as settings_mod
-from webapp.cli import main as cli
+from scriptorium.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = {"migrate": ["scriptorium", "db", "upgrade"], "worker": ["scriptorium", "worker"],

@@ -1,7 +1,7 @@
 """Normalising MinIO's two notification shapes, and the ingest settings."""
 import pytest
 
-from ingest.events import EventFormatError, from_redis_access, from_webhook
+from webapp.bucket_events import EventFormatError, from_redis_access, from_webhook
 from ingest.filetypes import classify
 from tests.ingest.minio_payloads import redis_access, webhook
 from webapp import settings as s

@@ -10,7 +10,7 @@ def test_healthz_ok(client):
 
 
 def test_healthz_names_what_is_down(test_env, _schema):
-    from webapp.embedded import free_port
+    from scriptorium.embedded import free_port
 
     env = dict(test_env, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     app = create_app({"TESTING": True}, settings=settings_mod.load(env))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from webapp.embedded import free_port
+from scriptorium.embedded import free_port
 
 
 def _get(url: str):
@@ -35,7 +35,7 @@ def test_up_serves_and_stops_cleanly(scratch_dir):
     env.update(SCRIPTORIUM_DATA_DIR=str(data), SCRIPTORIUM_PG_PORT=str(free_port()),
                SCRIPTORIUM_REDIS_PORT=str(free_port()), WHISPER_MODEL="tiny.en",
                SCRIPTORIUM_ADMIN_TOKEN="scr_test-token-for-automation", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "up", "--port", str(web_port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "up", "--port", str(web_port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     try:

@@ -49,7 +49,7 @@ def test_cancel_and_delete_a_running_job(app, client, auth, speech, test_env, sc
     next_b = submit(client, auth, speech("The next job still runs after a cancel.", name="cancel-next.wav"))
     env = dict(os.environ, **test_env, PYTHONUNBUFFERED="1")
     log = open(scratch_dir / "cancel-worker.log", "w")
-    worker = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=log,
+    worker = subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], env=env, stdout=log,
                               stderr=subprocess.STDOUT)
     try:
         # Cancel while it transcribes: cancelled at once, the worker lets go within seconds and runs the next.

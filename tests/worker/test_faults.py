@@ -24,7 +24,7 @@ def _statuses(app):
 
 def test_redis_killed_with_20_jobs_queued_loses_none(app, auth, speech, scratch_dir):
     from webapp import create_app
-    from webapp.embedded import EmbeddedRedis, free_port
+    from scriptorium.embedded import EmbeddedRedis, free_port
     from worker.runner import make_worker
 
     redis = EmbeddedRedis(scratch_dir / "redis-aof", free_port(), appendonly=True)
@@ -50,7 +50,7 @@ def test_redis_killed_with_20_jobs_queued_loses_none(app, auth, speech, scratch_
 
 def _worker(test_env, log_path):
     env = dict(os.environ, **test_env, JOB_STALE_AFTER="20", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=open(log_path, "w"),
+    return subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], env=env, stdout=open(log_path, "w"),
                             stderr=subprocess.STDOUT)
 
 

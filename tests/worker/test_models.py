@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from worker import models
+from webapp import model_registry as models
 from worker.errors import ModelNotAvailable
 
 

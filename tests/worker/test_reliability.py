@@ -85,7 +85,7 @@ def test_sigkill_mid_job_then_a_new_worker_finishes_it(app, client, auth, speech
     tid = submit(client, auth, speech(text, name="long.wav"))
     env = dict(os.environ, **test_env, JOB_STALE_AFTER="3", PYTHONUNBUFFERED="1")
     logs = [open(scratch_dir / f"worker{i}.log", "w") for i in range(2)]
-    first = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=logs[0],
+    first = subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], env=env, stdout=logs[0],
                              stderr=subprocess.STDOUT)
     second = None
     try:
@@ -96,7 +96,7 @@ def test_sigkill_mid_job_then_a_new_worker_finishes_it(app, client, auth, speech
         first.send_signal(signal.SIGKILL)
         first.wait()
         assert _row(app, tid)["status"] == "running"  # nobody told the database
-        second = subprocess.Popen([sys.executable, "-m", "webapp.cli", "worker"], env=env, stdout=logs[1],
+        second = subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], env=env, stdout=logs[1],
                                   stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while (row := _row(app, tid))["status"] != "done":

@@ -11,7 +11,7 @@ import hmac
 from flask import Blueprint, current_app, request
 
 from ingest import bucket
-from ingest.events import EventFormatError, from_webhook
+from webapp.bucket_events import EventFormatError, from_webhook
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 

@@ -32,10 +32,10 @@ _NOT_MEDIA = {"application/pdf", "application/zip", "application/json", "applica
 
 
 def installed_models() -> list[str]:
-    """Model names the workers can load without a download (worker.models is import-light: no torch)."""
+    """Model names the workers can load without a download (the registry is import-light: no torch)."""
     default = current_app.config["SCRIPTORIUM"].whisper_model
     try:
-        from worker.models import installed
+        from webapp.model_registry import installed
 
         names = list(installed())
     except Exception:  # a web image without the worker package still offers the configured default

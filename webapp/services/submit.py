@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp import queue, storage
+from webapp.media_probe import MediaError, probe
 from webapp.extensions import db
 from webapp.models import Media, Transcript, User
 from webapp.models.media import SOURCES
@@ -203,15 +204,12 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
             Transcript.owner_id == owner.id, Transcript.media_id == media.id, Transcript.options_key == key))
         return Submitted(existing, False)
     if not problem:
-        _enqueue(transcript)
+        enqueue(transcript)
     return Submitted(transcript, True)
 
 
 def _probe(path: Path) -> tuple[str | None, float | None]:
     """(why this is not transcribable media or None, duration) by asking ffmpeg, not the file's name."""
-    from worker.audio import probe  # ffmpeg only; no torch in the web process
-    from worker.errors import MediaError
-
     try:
         info = probe(path)
     except MediaError as exc:
@@ -224,7 +222,7 @@ def _probe(path: Path) -> tuple[str | None, float | None]:
     return None, info.duration
 
 
-def _enqueue(transcript: Transcript) -> None:
+def enqueue(transcript: Transcript) -> None:
     """Name the job, commit the name, then enqueue: the worker only runs the job the row names."""
     job_id = uuid.uuid4().hex
     transcript.rq_job_id = job_id
@@ -243,4 +241,4 @@ def requeue(transcript: Transcript) -> None:
     transcript.attempts = 0
     transcript.finished_at = None
     db.session.commit()
-    _enqueue(transcript)
+    enqueue(transcript)

