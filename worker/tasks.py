@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, update
 from webapp import storage
 from webapp.extensions import db
 from webapp.models import Segment, Speaker, Transcript, Word
-from worker import transient
+from webapp import transient
 from worker.errors import MediaError, ModelNotAvailable
 from worker.result import Options, TranscriptResult
 
