@@ -60,13 +60,22 @@ def setup(url: str, jobs: int) -> tuple[int, int]:
     return uid, first
 
 
-def session_cookie(secret: str, uid: int) -> str:
-    """The signed Flask session cookie of a signed-in person (what /login would set)."""
+def session_cookie(secret: str, uid: int, url: str) -> str:
+    """The signed Flask session cookie of a signed-in person (what /login would set: a live user_sessions row,
+    and its random id as Flask-Login's ``_user_id``)."""
+    import hashlib
+    import secrets
+
+    import psycopg
     from flask import Flask
 
+    sid = secrets.token_urlsafe(32)
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("INSERT INTO user_sessions (sid_hash, user_id, created_at, last_seen_at) VALUES (%s, %s, now(), "
+                     "now())", (hashlib.sha256(sid.encode()).hexdigest(), uid))
     app = Flask("cookie")
     app.secret_key = secret
-    return app.session_interface.get_signing_serializer(app).dumps({"uid": uid})
+    return app.session_interface.get_signing_serializer(app).dumps({"_user_id": sid})
 
 
 def main() -> None:
@@ -98,7 +107,7 @@ def main() -> None:
                f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning"]
         gunicorn = subprocess.Popen(cmd, cwd=ROOT, env=env)
         wait_for_port(port, 30, proc=gunicorn)
-        cookie = session_cookie(secret, uid)
+        cookie = session_cookie(secret, uid, pg.url)
         script = root / "status.lua"
         script.write_text(LUA % {"n": args.jobs, "first": first})
         base = f"http://127.0.0.1:{port}"

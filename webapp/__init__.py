@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from webapp import settings as settings_mod
-from webapp.extensions import db, htmx
+from webapp.extensions import db, htmx, login_manager
 
 # Everything the pages load comes from this origin: no inline scripts, handlers or styles anywhere (htmx's own
 # indicator styles are turned off in base.html), no framing, forms only back to us. blob: lets the player play.
@@ -62,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
 
     db.init_app(app)
     htmx.init_app(app)
+    login_manager.init_app(app)
 
     from webapp.blueprints import api, auth, health, pages
 

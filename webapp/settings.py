@@ -47,6 +47,7 @@ class Settings:
     minio_webhook_token: str | None = None
     job_attempts: int = 3
     job_stale_after: float = 30.0  # seconds without a heartbeat before a running job counts as abandoned
+    session_max_age_days: int = 14  # a sign-in older than this is refused, however active (SESSION_MAX_AGE_DAYS)
     trusted_proxies: int = 0  # reverse proxies in front of the web app whose X-Forwarded-* headers are believed
     # ingestion (ingest/): the watched folder, results handed back beside it, bucket events
     watch_polling: bool = False
@@ -209,6 +210,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         job_attempts=_int("JOB_ATTEMPTS", env["JOB_ATTEMPTS"]) if env.get("JOB_ATTEMPTS") else 3,
         job_stale_after=float(_int("JOB_STALE_AFTER", env["JOB_STALE_AFTER"])) if env.get("JOB_STALE_AFTER") else 30.0,
         minio_webhook_token=env.get("MINIO_WEBHOOK_TOKEN") or None,
+        session_max_age_days=(_int("SESSION_MAX_AGE_DAYS", env["SESSION_MAX_AGE_DAYS"])
+                              if env.get("SESSION_MAX_AGE_DAYS") else 14),
         trusted_proxies=_int("TRUSTED_PROXIES", env["TRUSTED_PROXIES"]) if env.get("TRUSTED_PROXIES") else 0,
         s3_bucket=env.get("S3_BUCKET") or "scriptorium",
         **_ingest(env),

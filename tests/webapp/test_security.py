@@ -166,12 +166,18 @@ def test_sign_in_is_rate_limited_per_address(client, user_factory):
     assert _fail_sign_in(client, "alice", "10.0.0.2", password="alice-password").status_code == 302  # elsewhere
 
 
-def test_sign_in_is_rate_limited_per_account_name(client, user_factory):
+def test_failures_for_a_name_slow_it_down_but_never_lock_its_owner_out(app, client, user_factory):
+    """Issue 12 item 4: failures for one name from many addresses must not lock the owner out (only slow the
+    checks down); see test_security_auth.py for the attack itself."""
     user_factory("alice", password="alice-password")
-    for i in range(10):
-        assert _fail_sign_in(client, "alice", f"10.1.0.{i}").status_code == 401
-    assert _fail_sign_in(client, "Alice", "10.9.9.9", password="alice-password").status_code == 429
-    assert _fail_sign_in(client, "bob", "10.9.9.9").status_code == 401  # other names are not held up
+    app.config.update(SIGNIN_NAME_DELAY_MAX_S=0.05)
+    try:
+        for i in range(10):
+            assert _fail_sign_in(client, "alice", f"10.1.0.{i}").status_code == 401
+        assert _fail_sign_in(client, "alice", "10.9.9.9", password="alice-password").status_code == 302
+        assert _fail_sign_in(client, "bob", "10.9.9.8").status_code == 401  # other names are not held up
+    finally:
+        app.config.pop("SIGNIN_NAME_DELAY_MAX_S")
 
 
 def test_a_successful_sign_in_resets_the_count(client, user_factory):

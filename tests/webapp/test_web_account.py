@@ -1,4 +1,5 @@
-"""The account page: list API tokens, create one (its secret shown once), revoke one."""
+"""The account page: list API tokens, create one (its secret shown once), revoke one; change the password; sign out
+everywhere. (The attacks these defend against are in test_security_auth.py.)"""
 import re
 
 from webhelpers import post
@@ -48,3 +49,30 @@ def test_account_without_javascript(client, people):
     assert client.post("/logout").status_code == 403  # sign-out needs the token too
     client.post("/logout", data={"csrf_token": csrf(client)})
     assert client.get("/account").status_code == 302
+
+
+def test_password_change_says_what_is_wrong_and_changes_nothing(client, people):
+    from webhelpers import login
+
+    page = client.get("/account").get_data(as_text=True)
+    assert "Change password" in page and "Sign out everywhere" in page
+    cases = [({"current": "alice-password", "new": "short", "repeat": "short"}, "at least 8 characters"),
+             ({"current": "alice-password", "new": "long-enough-1", "repeat": "long-enough-2"}, "differ"),
+             ({"current": "wrong", "new": "long-enough-1", "repeat": "long-enough-1"}, "not right")]
+    for form, message in cases:
+        resp = post(client, "/account/password", form)
+        assert resp.status_code == 422 and message in resp.get_data(as_text=True)
+    assert client.get("/account").status_code == 200  # still signed in
+    other = client.application.test_client()
+    assert login(other, "alice", "alice-password").status_code == 302  # the old password still works
+
+
+def test_sign_out_everywhere_from_the_page(client, people):
+    from webhelpers import login
+
+    other = client.application.test_client()
+    assert login(other, "alice", "alice-password").status_code == 302
+    resp = post(client, "/account/sign-out-everywhere")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+    assert client.get("/account").status_code == 302 and other.get("/account").status_code == 302
+    assert "signed out everywhere" in client.get("/login").get_data(as_text=True)

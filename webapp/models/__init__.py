@@ -2,6 +2,7 @@
 from webapp.models.ingest import IngestRecord
 from webapp.models.media import Media
 from webapp.models.transcript import Segment, Speaker, Transcript, Word
+from webapp.models.session import UserSession
 from webapp.models.user import ApiToken, User
 
-__all__ = ["ApiToken", "IngestRecord", "Media", "Segment", "Speaker", "Transcript", "User", "Word"]
+__all__ = ["ApiToken", "IngestRecord", "Media", "Segment", "Speaker", "Transcript", "User", "UserSession", "Word"]

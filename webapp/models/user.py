@@ -17,7 +17,15 @@ def utcnow() -> datetime:
 
 
 class User(db.Model):
+    """A person. Flask-Login's user: ``get_id()`` is the current sign-in's random session id (set when that
+    session is started or loaded, see ``services.accounts``), never the user's row id, so that the cookie names
+    a ``UserSession`` row that sign-out can revoke."""
+
     __tablename__ = "users"
+    session_id = None  # not a column: the raw id of the sign-in this object was loaded for (per request)
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
@@ -26,6 +34,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    def get_id(self) -> str | None:
+        return self.session_id
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)  # scrypt
