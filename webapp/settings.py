@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -61,6 +62,19 @@ class Settings:
     minio_redis_url: str | None = None
     minio_redis_key: str = "scriptorium-events"
     minio_listen: bool = False
+    # the web role: every place that starts gunicorn builds the same command line from these (scriptorium/web.py)
+    web_bind: str = "0.0.0.0:8000"
+    web_workers: int = 2
+    # speech: where models live, the wav2vec2 aligner to use, the Hugging Face token for gated pipelines
+    models_dir: Path = field(default_factory=lambda: default_models_dir({}))
+    align_model: str | None = None
+    hf_token: str | None = None
+    # sign-in throttling: failures per address or account name within the window
+    signin_max_failures: int = 10
+    signin_window_s: int = 600
+    # embedded mode's first admin, (re)applied at every `scriptorium up` (for automation)
+    admin_password: str | None = None
+    admin_token: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -150,6 +164,17 @@ def _ingest(env: Mapping[str, str]) -> dict:
     )
 
 
+def default_models_dir(env: Mapping[str, str] | None = None) -> Path:
+    """SCRIPTORIUM_MODELS_DIR, else ``<sys.prefix>/share/scriptorium/models`` (one sub-folder per model).
+
+    Readable on its own because ``scriptorium models install`` runs at image build time, where loading the whole
+    settings would write embedded secrets into the image.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("SCRIPTORIUM_MODELS_DIR")
+    return Path(raw) if raw else Path(sys.prefix) / "share" / "scriptorium" / "models"
+
+
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     parsed = urlparse(raw)
     if parsed.scheme not in schemes or not (parsed.hostname or parsed.path):
@@ -194,8 +219,13 @@ def is_production(env: Mapping[str, str]) -> bool:
     return any(env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT"))
 
 
-def load(env: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from ``env`` (default: the process environment)."""
+def load(env: Mapping[str, str] | None = None, *, services: bool = True) -> Settings:
+    """Read settings from ``env`` (default: the process environment).
+
+    ``services=False`` is for commands that use no database, queue or storage (``scriptorium transcribe``,
+    ``models``): embedded mode then leaves the data directory alone (no generated secret or database password)
+    and the service URLs and secret key are empty.
+    """
     env = os.environ if env is None else env
     data_dir = Path(env.get("SCRIPTORIUM_DATA_DIR") or "./scriptorium-data").resolve()
     common = dict(
@@ -211,11 +241,24 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         minio_webhook_token=env.get("MINIO_WEBHOOK_TOKEN") or None,
         trusted_proxies=_int("TRUSTED_PROXIES", env["TRUSTED_PROXIES"]) if env.get("TRUSTED_PROXIES") else 0,
         s3_bucket=env.get("S3_BUCKET") or "scriptorium",
+        web_bind=env.get("BIND") or "0.0.0.0:8000",
+        web_workers=_int("WEB_WORKERS", env["WEB_WORKERS"]) if env.get("WEB_WORKERS") else 2,
+        models_dir=default_models_dir(env),
+        align_model=env.get("SCRIPTORIUM_ALIGN_MODEL") or None,
+        hf_token=env.get("HF_TOKEN") or None,
+        signin_max_failures=(_int("SIGNIN_MAX_FAILURES", env["SIGNIN_MAX_FAILURES"])
+                             if env.get("SIGNIN_MAX_FAILURES") else 10),
+        signin_window_s=_int("SIGNIN_WINDOW_S", env["SIGNIN_WINDOW_S"]) if env.get("SIGNIN_WINDOW_S") else 600,
+        admin_password=env.get("SCRIPTORIUM_ADMIN_PASSWORD") or None,
+        admin_token=env.get("SCRIPTORIUM_ADMIN_TOKEN") or None,
         **_ingest(env),
     )
     if common["whisper_device"] not in {"auto", "cpu", "cuda"}:
         raise SettingsError(f"WHISPER_DEVICE must be auto, cpu or cuda, got {common['whisper_device']!r}")
 
+    if not services:
+        return Settings(mode="production" if is_production(env) else "embedded", database_url="", redis_url="",
+                        secret_key="", **common)
     if not is_production(env):
         watch = env.get("WATCH_DIR")
         pg_port = _int("SCRIPTORIUM_PG_PORT", env.get("SCRIPTORIUM_PG_PORT") or str(EMBEDDED_PG_PORT))

@@ -162,7 +162,7 @@ def _run(transcript_id: int) -> dict | None:
             path = Path(tmp) / "media"
             fetch_t0 = time.monotonic()
             key = t.media.storage_key
-            transient.retrying(lambda: storage.from_settings(settings).download(key, path))
+            transient.retrying(lambda: storage.get().download(key, path))
             fetch_s = time.monotonic() - fetch_t0
             progress("fetch", 1.0)
             from worker import pipeline
