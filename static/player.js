@@ -124,7 +124,7 @@
     restore = null;
     if (target && target.classList && target.classList.contains("segment") && active && active !== document.body
         && target.contains(active)) {
-      restore = { id: target.id, text: !!(e.detail.elt && e.detail.elt.closest && e.detail.elt.closest(".seg-form, .edit-btn")) };
+      restore = { id: target.id, text: !!active.closest(".seg-form, .edit-btn") };
     }
   });
   document.body.addEventListener("htmx:afterSettle", function () {
