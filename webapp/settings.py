@@ -33,10 +33,10 @@ class Settings:
     data_dir: Path
     database_url: str
     redis_url: str
-    secret_key: str
+    secret_key: str = field(repr=False)  # secrets stay out of logs and tracebacks that print the settings
     s3_endpoint: str | None = None
     s3_access_key: str | None = None
-    s3_secret_key: str | None = None
+    s3_secret_key: str | None = field(default=None, repr=False)
     s3_bucket: str = "scriptorium"
     s3_secure: bool = False
     watch_dir: Path | None = None
@@ -45,7 +45,7 @@ class Settings:
     whisper_compute_type: str = "int8"
     max_upload_mb: int = 4096
     max_duration_minutes: int = 600  # longer recordings are refused with that reason (10 h of audio is ~2.3 GB decoded)
-    minio_webhook_token: str | None = None
+    minio_webhook_token: str | None = field(default=None, repr=False)
     job_attempts: int = 3
     job_stale_after: float = 30.0  # seconds without a heartbeat before a running job counts as abandoned
     trusted_proxies: int = 0  # reverse proxies in front of the web app whose X-Forwarded-* headers are believed
@@ -68,13 +68,13 @@ class Settings:
     # speech: where models live, the wav2vec2 aligner to use, the Hugging Face token for gated pipelines
     models_dir: Path = field(default_factory=lambda: default_models_dir({}))
     align_model: str | None = None
-    hf_token: str | None = None
+    hf_token: str | None = field(default=None, repr=False)
     # sign-in throttling: failures per address or account name within the window
     signin_max_failures: int = 10
     signin_window_s: int = 600
     # embedded mode's first admin, (re)applied at every `scriptorium up` (for automation)
-    admin_password: str | None = None
-    admin_token: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+    admin_token: str | None = field(default=None, repr=False)
     extra: dict = field(default_factory=dict)
 
     @property

@@ -65,6 +65,8 @@ def test_every_knob_the_roles_use_is_a_setting(tmp_path):
     assert (cfg.align_model, cfg.hf_token) == ("wav2vec-dir", "hf_x")
     assert (cfg.signin_max_failures, cfg.signin_window_s) == (3, 60)
     assert (cfg.admin_password, cfg.admin_token) == ("pw-for-automation", "scr_t")
+    shown = repr(cfg)  # what a log line or a traceback would print
+    assert "hf_x" not in shown and "pw-for-automation" not in shown and cfg.secret_key not in shown
     defaults = s.load({"SCRIPTORIUM_DATA_DIR": str(tmp_path)})
     assert (defaults.web_bind, defaults.web_workers, defaults.signin_max_failures) == ("0.0.0.0:8000", 2, 10)
     assert defaults.models_dir.parts[-3:] == ("share", "scriptorium", "models")
