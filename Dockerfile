@@ -1,5 +1,5 @@
-# One image, three roles chosen by command (docker-compose.yml): gunicorn (web), `scriptorium worker`,
-# `scriptorium ingest`, plus the one-shot `scriptorium db upgrade`.
+# One image, three roles chosen by command (docker-compose.yml): `scriptorium web` (gunicorn, its one command line
+# in scriptorium/web.py), `scriptorium worker`, `scriptorium ingest`, plus the one-shot `scriptorium db upgrade`.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY webapp ./webapp
 COPY worker ./worker
 COPY ingest ./ingest
+COPY scriptorium ./scriptorium
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
@@ -27,5 +28,4 @@ RUN useradd --uid 1000 --create-home scriptorium \
  && mkdir -p /data /inbox && chown scriptorium:scriptorium /data /inbox
 USER scriptorium
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--no-control-socket", \
-     "--access-logfile", "-", "wsgi:app"]
+CMD ["scriptorium", "web"]

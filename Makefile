@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.scriptorium-setup
 PYTEST_ARGS ?=
 
-.PHONY: setup up test screenshots system-deps clean-data
+.PHONY: setup up test lint screenshots system-deps clean-data
 
 setup: $(STAMP)
 
@@ -30,8 +30,13 @@ system-deps:
 up: setup
 	$(BIN)/scriptorium up
 
+# Lint first (ruff, rules in pyproject.toml): a finding fails the run before the slow tests start.
 test: setup system-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
 
 # Refresh the README's screenshots in docs/screenshots from the browser tests.
 screenshots: setup system-deps

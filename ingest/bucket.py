@@ -59,7 +59,7 @@ def ignore_reason(event: ObjectEvent, settings: Settings) -> str | None:
 def _s3(settings: Settings) -> storage.S3Storage:
     if settings.storage_backend != "s3":
         raise NotConfigured("bucket events need an S3 or MinIO endpoint (set S3_ENDPOINT)")
-    return storage.from_settings(settings)  # type: ignore[return-value]
+    return storage.get()  # type: ignore[return-value]
 
 
 def handle_event(event: ObjectEvent, settings: Settings | None = None) -> Outcome:

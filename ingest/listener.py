@@ -30,7 +30,7 @@ class BucketListener:
 
     def run(self) -> None:
         s = self.settings
-        client = storage.from_settings(s).client
+        client = storage.get().client
         while not self._stop.is_set():
             try:
                 log.info("listening to MinIO events on %s/%s", s.inbox_bucket, s.minio_inbox_prefix)

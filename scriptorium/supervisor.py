@@ -53,10 +53,10 @@ def _say(msg: str) -> None:
 
 
 def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with_ingest: bool = True,
-       web_workers: int = 2) -> int:
+       web_workers: int | None = None, settings: settings_mod.Settings | None = None) -> int:
     """Run everything until interrupted. Returns the exit code."""
-    env = dict(os.environ)
-    settings = settings_mod.load(env)
+    env = dict(os.environ)  # what the roles inherit (each reads its own Settings from it)
+    settings = settings or settings_mod.load(env)
     pg = redis = None
     stopping = False
 
@@ -86,9 +86,9 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
             env.setdefault("SCRIPTORIUM_DATA_DIR", str(settings.data_dir))
         admin_info = _prepare(settings)
         exe = [sys.executable, "-m", "scriptorium.cli"]
-        roles.append(Role("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-                                  "--workers", str(web_workers), "--threads", "4", "--timeout", "0",
-                                  "--no-control-socket", "--access-logfile", "-", "wsgi:app"]))
+        # the same gunicorn command line as every other deployment (scriptorium/web.py)
+        roles.append(Role("web", exe + ["web", "--bind", f"{host}:{port}",
+                                        "--workers", str(web_workers or settings.web_workers)]))
         if with_worker:
             roles.append(Role("worker", exe + ["worker"]))
         ingest_wanted = settings.watch_dir is not None or settings.minio_redis_url or settings.minio_listen
@@ -168,13 +168,12 @@ def _prepare(settings: settings_mod.Settings) -> list[str]:
     app = create_app(settings=settings)
     with app.app_context():
         if settings.storage_backend == "s3":
-            from webapp.storage import from_settings
+            from webapp import storage
 
-            from_settings(settings).ensure_bucket()
+            storage.get().ensure_bucket()
         else:
             settings.media_dir.mkdir(parents=True, exist_ok=True)
-        _, password, token = ensure_admin(os.environ.get("SCRIPTORIUM_ADMIN_PASSWORD") or None,
-                                          os.environ.get("SCRIPTORIUM_ADMIN_TOKEN") or None)
+        _, password, token = ensure_admin(settings.admin_password, settings.admin_token)
     lines = []
     if password:
         lines.append(f"sign in as 'admin' with password: {password}  (shown once; keep it)")

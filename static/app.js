@@ -17,3 +17,29 @@
   document.addEventListener("htmx:sendError", function () { toast("The server could not be reached. Check the connection and try again."); });
   window.scriptoriumToast = toast;
 })();
+
+/* Job status, read out once per change: the status fragments are swapped every 2 s while a job runs, so they are
+   not live regions themselves; after each swap, a fragment whose status differs from the one seen before is
+   announced in the page's one polite region (#announcer). Progress ticks change nothing here. */
+(function () {
+  "use strict";
+  var seen = {};
+  function statusOf(el) {
+    var badge = el.querySelector(".badge");
+    return badge ? badge.textContent.trim() : "";
+  }
+  function scan(announce) {
+    var box = document.getElementById("announcer"), lines = [];
+    document.querySelectorAll(".status[id]").forEach(function (el) {
+      var now = statusOf(el), before = seen[el.id];
+      seen[el.id] = now;
+      if (announce && before !== undefined && now && now !== before) {
+        var err = el.querySelector(".error");
+        lines.push((el.dataset.title || "Transcript") + ": " + now + (err ? " (" + err.textContent.trim() + ")" : ""));
+      }
+    });
+    if (box && lines.length) box.textContent = lines.join(". ");
+  }
+  document.addEventListener("DOMContentLoaded", function () { scan(false); });
+  document.addEventListener("htmx:afterSettle", function () { scan(true); });
+})();

@@ -26,10 +26,16 @@
     bar.setAttribute("aria-label", "Upload of " + file.name);
     var note = document.createElement("span");
     note.className = "upload-note muted";
-    note.textContent = "waiting";
+    // The list is a polite live region: the percentage is for the eye only (the bar carries the value), so a
+    // screen reader hears "uploading" and then the outcome, not every progress event.
+    var msg = document.createElement("span");
+    msg.textContent = "waiting";
+    var pct = document.createElement("span");
+    pct.setAttribute("aria-hidden", "true");
+    note.append(msg, pct);
     li.append(name, bar, note);
     list.prepend(li);
-    return { li: li, bar: bar, note: note };
+    return { li: li, bar: bar, note: note, msg: msg, pct: pct };
   }
 
   function finish(ui, ok, text, href) {
@@ -60,11 +66,11 @@
       xhr.open("POST", form.action);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-CSRF-Token", csrf);
-      ui.note.textContent = "uploading";
+      ui.msg.textContent = "uploading";
       xhr.upload.onprogress = function (e) {
         if (e.lengthComputable) {
           ui.bar.value = Math.round(100 * e.loaded / e.total);
-          ui.note.textContent = ui.bar.value + "%";
+          ui.pct.textContent = " " + ui.bar.value + "%";
         }
       };
       xhr.onload = function () {

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from webapp import queue, storage
 from webapp import settings as settings_mod
 from webapp.extensions import db, htmx, login_manager
 
@@ -63,6 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     db.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
+    queue.init_app(app)  # one Redis client and one queue for the app's lifetime
+    storage.init_app(app)  # one storage client (S3: one connection pool)
 
     from webapp.blueprints import api, auth, health, pages
 

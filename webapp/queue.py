@@ -1,7 +1,7 @@
 """The RQ queue. Jobs are enqueued by dotted name with plain ids, never objects (the web never imports torch)."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import Flask, current_app
 from redis import Redis
 from rq import Queue, Retry
 
@@ -13,18 +13,25 @@ FAILURE_TTL = 7 * 24 * 3600
 RESULT_TTL = 24 * 3600
 
 
+def init_app(app: Flask) -> None:
+    """Build the app's one Redis client (it pools its connections, and is thread-safe) and its one queue.
+
+    Done once here by the app factory, so no request or thread ever races to create them; nothing connects yet.
+    """
+    conn = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=3, socket_timeout=10,
+                          health_check_interval=30)
+    app.extensions["scriptorium.redis"] = conn
+    app.extensions["scriptorium.queue"] = Queue(QUEUE_NAME, connection=conn)
+
+
 def connection() -> Redis:
-    """One Redis client per app (it pools its connections)."""
-    ext = current_app.extensions
-    if "scriptorium.redis" not in ext:
-        ext["scriptorium.redis"] = Redis.from_url(
-            current_app.config["REDIS_URL"], socket_connect_timeout=3, socket_timeout=10, health_check_interval=30
-        )
-    return ext["scriptorium.redis"]
+    """The current app's Redis client (built by ``create_app``)."""
+    return current_app.extensions["scriptorium.redis"]
 
 
 def get_queue() -> Queue:
-    return Queue(QUEUE_NAME, connection=connection())
+    """The current app's ``transcribe`` queue (built by ``create_app``)."""
+    return current_app.extensions["scriptorium.queue"]
 
 
 def timeout_for(duration: float | None) -> int:
@@ -46,4 +53,4 @@ def enqueue_transcription(transcript_id: int, duration: float | None = None, job
     return job.id
 
 
-__all__ = ["QUEUE_NAME", "Retry", "connection", "enqueue_transcription", "get_queue", "timeout_for"]
+__all__ = ["QUEUE_NAME", "Retry", "connection", "enqueue_transcription", "get_queue", "init_app", "timeout_for"]

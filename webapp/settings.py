@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -32,10 +33,10 @@ class Settings:
     data_dir: Path
     database_url: str
     redis_url: str
-    secret_key: str
+    secret_key: str = field(repr=False)  # secrets stay out of logs and tracebacks that print the settings
     s3_endpoint: str | None = None
     s3_access_key: str | None = None
-    s3_secret_key: str | None = None
+    s3_secret_key: str | None = field(default=None, repr=False)
     s3_bucket: str = "scriptorium"
     s3_secure: bool = False
     watch_dir: Path | None = None
@@ -44,7 +45,7 @@ class Settings:
     whisper_compute_type: str = "int8"
     max_upload_mb: int = 4096
     max_duration_minutes: int = 600  # longer recordings are refused with that reason (10 h of audio is ~2.3 GB decoded)
-    minio_webhook_token: str | None = None
+    minio_webhook_token: str | None = field(default=None, repr=False)
     job_attempts: int = 3
     job_stale_after: float = 30.0  # seconds without a heartbeat before a running job counts as abandoned
     session_max_age_days: int = 14  # a sign-in older than this is refused, however active (SESSION_MAX_AGE_DAYS)
@@ -62,6 +63,19 @@ class Settings:
     minio_redis_url: str | None = None
     minio_redis_key: str = "scriptorium-events"
     minio_listen: bool = False
+    # the web role: every place that starts gunicorn builds the same command line from these (scriptorium/web.py)
+    web_bind: str = "0.0.0.0:8000"
+    web_workers: int = 2
+    # speech: where models live, the wav2vec2 aligner to use, the Hugging Face token for gated pipelines
+    models_dir: Path = field(default_factory=lambda: default_models_dir({}))
+    align_model: str | None = None
+    hf_token: str | None = field(default=None, repr=False)
+    # sign-in throttling: failures per address or account name within the window
+    signin_max_failures: int = 10
+    signin_window_s: int = 600
+    # embedded mode's first admin, (re)applied at every `scriptorium up` (for automation)
+    admin_password: str | None = field(default=None, repr=False)
+    admin_token: str | None = field(default=None, repr=False)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -151,6 +165,17 @@ def _ingest(env: Mapping[str, str]) -> dict:
     )
 
 
+def default_models_dir(env: Mapping[str, str] | None = None) -> Path:
+    """SCRIPTORIUM_MODELS_DIR, else ``<sys.prefix>/share/scriptorium/models`` (one sub-folder per model).
+
+    Readable on its own because ``scriptorium models install`` runs at image build time, where loading the whole
+    settings would write embedded secrets into the image.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("SCRIPTORIUM_MODELS_DIR")
+    return Path(raw) if raw else Path(sys.prefix) / "share" / "scriptorium" / "models"
+
+
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     parsed = urlparse(raw)
     if parsed.scheme not in schemes or not (parsed.hostname or parsed.path):
@@ -195,8 +220,13 @@ def is_production(env: Mapping[str, str]) -> bool:
     return any(env.get(k) for k in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT"))
 
 
-def load(env: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from ``env`` (default: the process environment)."""
+def load(env: Mapping[str, str] | None = None, *, services: bool = True) -> Settings:
+    """Read settings from ``env`` (default: the process environment).
+
+    ``services=False`` is for commands that use no database, queue or storage (``scriptorium transcribe``,
+    ``models``): embedded mode then leaves the data directory alone (no generated secret or database password)
+    and the service URLs and secret key are empty.
+    """
     env = os.environ if env is None else env
     data_dir = Path(env.get("SCRIPTORIUM_DATA_DIR") or "./scriptorium-data").resolve()
     common = dict(
@@ -214,11 +244,24 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
                               if env.get("SESSION_MAX_AGE_DAYS") else 14),
         trusted_proxies=_int("TRUSTED_PROXIES", env["TRUSTED_PROXIES"]) if env.get("TRUSTED_PROXIES") else 0,
         s3_bucket=env.get("S3_BUCKET") or "scriptorium",
+        web_bind=env.get("BIND") or "0.0.0.0:8000",
+        web_workers=_int("WEB_WORKERS", env["WEB_WORKERS"]) if env.get("WEB_WORKERS") else 2,
+        models_dir=default_models_dir(env),
+        align_model=env.get("SCRIPTORIUM_ALIGN_MODEL") or None,
+        hf_token=env.get("HF_TOKEN") or None,
+        signin_max_failures=(_int("SIGNIN_MAX_FAILURES", env["SIGNIN_MAX_FAILURES"])
+                             if env.get("SIGNIN_MAX_FAILURES") else 10),
+        signin_window_s=_int("SIGNIN_WINDOW_S", env["SIGNIN_WINDOW_S"]) if env.get("SIGNIN_WINDOW_S") else 600,
+        admin_password=env.get("SCRIPTORIUM_ADMIN_PASSWORD") or None,
+        admin_token=env.get("SCRIPTORIUM_ADMIN_TOKEN") or None,
         **_ingest(env),
     )
     if common["whisper_device"] not in {"auto", "cpu", "cuda"}:
         raise SettingsError(f"WHISPER_DEVICE must be auto, cpu or cuda, got {common['whisper_device']!r}")
 
+    if not services:
+        return Settings(mode="production" if is_production(env) else "embedded", database_url="", redis_url="",
+                        secret_key="", **common)
     if not is_production(env):
         watch = env.get("WATCH_DIR")
         pg_port = _int("SCRIPTORIUM_PG_PORT", env.get("SCRIPTORIUM_PG_PORT") or str(EMBEDDED_PG_PORT))

@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
 
+from flask import Flask, current_app
+
 from webapp.settings import Settings
 
 CHUNK = 1024 * 1024
@@ -152,10 +154,21 @@ class S3Storage:
 
 
 def from_settings(settings: Settings) -> Storage:
-    """The storage backend the settings ask for."""
+    """Build the storage backend the settings ask for (an S3 client has its own connection pool: build it once,
+    in ``init_app`` or a role's start-up, and share it)."""
     if settings.storage_backend == "s3":
         return S3Storage(
             settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_bucket,
             settings.s3_secure,
         )
     return LocalStorage(settings.media_dir)
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's one storage client (the app factory calls this; no network yet)."""
+    app.extensions["scriptorium.storage"] = from_settings(app.config["SCRIPTORIUM"])
+
+
+def get() -> Storage:
+    """The current app's storage client."""
+    return current_app.extensions["scriptorium.storage"]

@@ -162,7 +162,7 @@ def _run(transcript_id: int) -> dict | None:
             path = Path(tmp) / "media"
             fetch_t0 = time.monotonic()
             key = t.media.storage_key
-            transient.retrying(lambda: storage.from_settings(settings).download(key, path))
+            transient.retrying(lambda: storage.get().download(key, path))
             fetch_s = time.monotonic() - fetch_t0
             progress("fetch", 1.0)
             from worker import pipeline
@@ -220,6 +220,15 @@ def store_result(transcript_id: int, result: TranscriptResult, elapsed: float) -
     if t is None or t.status != "running" or t.worker != _me():
         db.session.rollback()
         raise JobCancelled()
+    write_result(t, result, elapsed)
+    db.session.commit()
+
+
+def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> None:
+    """Write ``result``'s rows for ``t`` (replacing any) and mark it done; the caller holds the row and commits.
+
+    The one writer of result rows: ``store_result`` above, and the tests' transcript factory."""
+    transcript_id = t.id
     names = {s.label: s.display_name for s in t.speakers if s.display_name}
     db.session.execute(delete(Word).where(Word.transcript_id == transcript_id))
     db.session.execute(delete(Segment).where(Segment.transcript_id == transcript_id))
@@ -248,7 +257,6 @@ def store_result(transcript_id: int, result: TranscriptResult, elapsed: float) -
     t.finished_at = datetime.now(timezone.utc)
     if t.media.duration is None:
         t.media.duration = result.duration
-    db.session.commit()
 
 
-__all__ = ["JobCancelled", "get_app", "set_app", "store_result", "transcribe"]
+__all__ = ["JobCancelled", "get_app", "set_app", "store_result", "transcribe", "write_result"]

@@ -11,8 +11,8 @@ from webapp import settings as settings_mod
 from scriptorium.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = {"migrate": ["scriptorium", "db", "upgrade"], "worker": ["scriptorium", "worker"],
-         "ingest": ["scriptorium", "ingest"]}
+ROLES = {"migrate": ["scriptorium", "db", "upgrade"], "web": ["scriptorium", "web"],
+         "worker": ["scriptorium", "worker"], "ingest": ["scriptorium", "ingest"]}
 ONE_SHOT = {"migrate", "minio-init"}
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}")
 
@@ -67,9 +67,7 @@ def test_roles_run_the_commands_the_cli_has_after_migrations(compose):
     for role, command in ROLES.items():
         assert services[role]["command"] == command
         assert services[role]["image"] == "scriptorium:latest" and services[role]["build"] == "."
-    web = services["web"]["command"]
-    assert web[0] == "gunicorn" and web[-1] == "wsgi:app" and "0.0.0.0:8000" in web
-    assert {"worker", "ingest", "db"} <= set(cli.commands) and "upgrade" in cli.commands["db"].commands
+    assert {"web", "worker", "ingest", "db"} <= set(cli.commands) and "upgrade" in cli.commands["db"].commands
     for role in ("web", "worker", "ingest"):
         deps = services[role]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully"

@@ -20,14 +20,31 @@ DEFAULT_SEGMENTS = [
 def make_transcript(app):
     """make_transcript(owner_id, title=..., segments=[(speaker, text), ...], status=..., ...) -> transcript id.
 
-    Each word lasts 0.4 s, segments follow one another with a 0.5 s pause; a word listed in ``low`` gets a
-    score of 0.2 (else 0.9). ``media`` bytes are stored in the app's storage.
+    A done transcript's rows are written by the worker's own ``write_result`` (what ``store_result`` writes at the
+    end of a job), from a result made here: each word lasts 0.4 s, segments follow one another with a 0.5 s
+    pause; a word listed in ``low`` gets a score of 0.2 (else 0.9). ``media`` bytes are stored in the app's storage.
     """
+    from webapp import storage
     from webapp.extensions import db
-    from webapp.models import Media, Segment, Speaker, Transcript, Word
-    from webapp.storage import from_settings
+    from webapp.models import Media, Speaker, Transcript
+    from worker.result import Segment, TranscriptResult, Word
+    from worker.tasks import write_result
 
     counter = {"n": 0}
+
+    def result_of(segments, language: str | None, low: tuple) -> TranscriptResult:
+        clock, segs = 0.0, []
+        for speaker, text in segments:
+            tokens, start = text.split(), clock
+            words = []
+            for tok in tokens:
+                words.append(Word(word=tok, start=clock, end=clock + 0.35, speaker=speaker,
+                                  score=0.2 if tok.strip(".,") in low else 0.9))
+                clock += 0.4
+            segs.append(Segment(start=start, end=start + 0.4 * len(tokens), text=text, speaker=speaker, words=words))
+            clock += 0.5
+        return TranscriptResult(language=language, duration=clock, segments=segs, model="tiny.en",
+                                word_timing="whisper", speakers=list(dict.fromkeys(s for s, _ in segments if s)))
 
     def make(owner_id: int, title: str = "Budget meeting", segments=DEFAULT_SEGMENTS, status: str = "done",
              language: str | None = "en", names: dict | None = None, low: tuple = (), media: bytes | None = None,
@@ -39,37 +56,22 @@ def make_transcript(app):
         the_app = target_app or app
         with the_app.app_context():
             key = f"media/{sha[:2]}/{sha}"
-            store = from_settings(the_app.config["SCRIPTORIUM"])
             tmp = the_app.config["SCRIPTORIUM"].data_dir / f"factory-{sha[:8]}"
             tmp.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(body)
-            store.put_file(key, tmp, mime)
+            storage.get().put_file(key, tmp, mime)
             tmp.unlink()
             m = Media(sha256=sha, size=len(body), original_name=title + ".wav", mime=mime, storage_key=key)
             t = Transcript(owner_id=owner_id, media=m, title=title, status=status, options={},
-                           options_key=sha, model="tiny.en", language=language if status == "done" else None,
-                           progress=100 if status == "done" else 0, error=error,
+                           options_key=sha, model="tiny.en", language=None, progress=0, error=error,
                            created_at=created_at or datetime.now(timezone.utc))
             db.session.add(t)
             db.session.flush()
             if status == "done":
-                labels = list(dict.fromkeys(s for s, _ in segments if s))
-                for label in labels:
-                    db.session.add(Speaker(transcript_id=t.id, label=label, display_name=(names or {}).get(label)))
-                clock = 0.0
-                for i, (speaker, text) in enumerate(segments):
-                    tokens = text.split()
-                    seg = Segment(transcript_id=t.id, idx=i, start=clock, end=clock + 0.4 * len(tokens),
-                                  speaker=speaker, text=text)
-                    db.session.add(seg)
-                    db.session.flush()
-                    for j, tok in enumerate(tokens):
-                        db.session.add(Word(segment_id=seg.id, transcript_id=t.id, idx=j, start=clock,
-                                            end=clock + 0.35, word=tok, speaker=speaker,
-                                            score=0.2 if tok.strip(".,") in low else 0.9))
-                        clock += 0.4
-                    clock += 0.5
-                t.duration = clock
+                for label, name in (names or {}).items():  # names people gave speakers survive a store
+                    t.speakers.append(Speaker(label=label, display_name=name))
+                db.session.flush()
+                write_result(t, result_of(segments, language, low), elapsed=0.0)
             db.session.commit()
             return t.id
 

@@ -34,6 +34,8 @@ def test_production_mode_requires_s3_credentials_with_an_endpoint():
     ("MAX_UPLOAD_MB", "lots", "MAX_UPLOAD_MB"),
     ("S3_SECURE", "maybe", "S3_SECURE"),
     ("SECRET_KEY", "short", "SECRET_KEY"),
+    ("WEB_WORKERS", "0", "WEB_WORKERS"),
+    ("SIGNIN_MAX_FAILURES", "many", "SIGNIN_MAX_FAILURES"),
 ])
 def test_malformed_settings_are_named(key, value, needle):
     env = {"DATABASE_URL": "postgres://u:p@db/x", "REDIS_URL": "redis://r:6379/0", "SECRET_KEY": "x" * 32,
@@ -49,3 +51,30 @@ def test_production_settings_are_read():
     assert cfg.production and cfg.storage_backend == "s3" and cfg.s3_secure
     assert cfg.database_url == "postgresql+psycopg://u:p@db/x"
     assert cfg.max_upload_mb == 10
+
+
+def test_every_knob_the_roles_use_is_a_setting(tmp_path):
+    """The web command line, the models folder, the aligner, the hub token, sign-in limits and the first admin
+    come from Settings: nothing else reads the environment."""
+    cfg = s.load({"SCRIPTORIUM_DATA_DIR": str(tmp_path), "BIND": "127.0.0.1:9000", "WEB_WORKERS": "5",
+                  "SCRIPTORIUM_MODELS_DIR": str(tmp_path / "models"), "SCRIPTORIUM_ALIGN_MODEL": "wav2vec-dir",
+                  "HF_TOKEN": "hf_x", "SIGNIN_MAX_FAILURES": "3", "SIGNIN_WINDOW_S": "60",
+                  "SCRIPTORIUM_ADMIN_PASSWORD": "pw-for-automation", "SCRIPTORIUM_ADMIN_TOKEN": "scr_t"})
+    assert (cfg.web_bind, cfg.web_workers) == ("127.0.0.1:9000", 5)
+    assert cfg.models_dir == tmp_path / "models"
+    assert (cfg.align_model, cfg.hf_token) == ("wav2vec-dir", "hf_x")
+    assert (cfg.signin_max_failures, cfg.signin_window_s) == (3, 60)
+    assert (cfg.admin_password, cfg.admin_token) == ("pw-for-automation", "scr_t")
+    shown = repr(cfg)  # what a log line or a traceback would print
+    assert "hf_x" not in shown and "pw-for-automation" not in shown and cfg.secret_key not in shown
+    defaults = s.load({"SCRIPTORIUM_DATA_DIR": str(tmp_path)})
+    assert (defaults.web_bind, defaults.web_workers, defaults.signin_max_failures) == ("0.0.0.0:8000", 2, 10)
+    assert defaults.models_dir.parts[-3:] == ("share", "scriptorium", "models")
+
+
+def test_commands_without_services_leave_the_data_directory_alone(tmp_path):
+    """`scriptorium transcribe` / `models` read the speech settings without creating embedded secrets."""
+    data = tmp_path / "data"
+    cfg = s.load({"SCRIPTORIUM_DATA_DIR": str(data), "WHISPER_MODEL": "tiny.en"}, services=False)
+    assert cfg.whisper_model == "tiny.en" and cfg.secret_key == "" and cfg.database_url == ""
+    assert not data.exists()

@@ -28,6 +28,26 @@ def _is_worker(p: psutil.Process) -> bool:
         return False
 
 
+def test_the_web_role_has_one_gunicorn_command_line(monkeypatch, tmp_path):
+    """`scriptorium web` (what the Dockerfile, compose and `up` run) execs the argv of scriptorium/web.py."""
+    from click.testing import CliRunner
+
+    from scriptorium import cli
+    from scriptorium.web import gunicorn_argv
+
+    started = []
+    monkeypatch.setattr(cli.os, "execvp", lambda exe, argv: started.append(argv))  # the exec boundary only
+    env = {"SCRIPTORIUM_DATA_DIR": str(tmp_path), "BIND": "127.0.0.1:9123", "WEB_WORKERS": "3"}
+    result = CliRunner().invoke(cli.main, ["web"], env=env)
+    assert result.exit_code == 0, result.output
+    assert started == [gunicorn_argv("127.0.0.1:9123", 3)]
+    argv = started[0]
+    assert argv[1:3] == ["-m", "gunicorn"] and argv[-1] == "wsgi:app"
+    assert argv[argv.index("--timeout") + 1] == "60" and argv[argv.index("--threads") + 1] == "4"
+    result = CliRunner().invoke(cli.main, ["web", "--bind", "0.0.0.0:80", "--workers", "1"], env=env)
+    assert started[-1] == gunicorn_argv("0.0.0.0:80", 1)
+
+
 def test_up_serves_and_stops_cleanly(scratch_dir):
     data = scratch_dir / "up-data"
     web_port = free_port()

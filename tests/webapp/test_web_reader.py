@@ -231,3 +231,20 @@ def test_edits_need_a_finished_transcript_and_the_owner(client, people, make_tra
     assert post(client, f"/transcripts/{bobs}/title", {"title": "x"}, htmx=True).status_code == 404
     mine = make_transcript(people["alice"][0])
     assert post(client, f"/transcripts/{mine}/segments/{seg_id}/text", {"text": "x"}, htmx=True).status_code == 404
+    # Her own transcript while it is transcribed again (rows still there) or still queued: nothing may be
+    # corrected until it is done, and nothing changes.
+    with app.app_context():
+        from webapp.models import Transcript
+
+        own_seg, own_text = db.session.execute(db.select(Segment.id, Segment.text).where(
+            Segment.transcript_id == mine).order_by(Segment.idx)).first()
+        db.session.get(Transcript, mine).status = "running"
+        db.session.commit()
+    for path, form in ((f"segments/{own_seg}/text", {"text": "too early"}), (f"segments/{own_seg}/speaker",
+                                                                           {"speaker": "", "new_name": ""})):
+        resp = post(client, f"/transcripts/{mine}/{path}", form, htmx=True)
+        assert resp.status_code == 409 and "once it is done" in resp.get_data(as_text=True), path
+    queued = make_transcript(people["alice"][0], title="Not yet", status="queued")
+    assert post(client, f"/transcripts/{queued}/segments/{own_seg}/text", {"text": "x"}, htmx=True).status_code == 409
+    with app.app_context():
+        assert db.session.get(Segment, own_seg).text == own_text

@@ -1,7 +1,7 @@
 """/healthz: is each part the service needs reachable right now?"""
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import text
 
 from webapp import queue, storage
@@ -27,7 +27,7 @@ def healthz():
     checks = {
         "database": _check(database),
         "queue": _check(lambda: queue.connection().ping()),
-        "storage": _check(lambda: storage.from_settings(current_app.config["SCRIPTORIUM"]).ping()),
+        "storage": _check(lambda: storage.get().ping()),
     }
     down = [name for name, state in checks.items() if state != "ok"]
     body = {"status": "ok" if not down else "down: " + ", ".join(down), **checks}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 
 from webapp import storage
 from webapp.blueprints.auth import current_user, login_required
@@ -25,7 +25,7 @@ def _owned(transcript_id: int, **kw):
 def media(transcript_id: int):
     """Stream the recording. Honours one byte range, so the player can seek anywhere in a long file at once."""
     t = _owned(transcript_id)
-    store = storage.from_settings(current_app.config["SCRIPTORIUM"])
+    store = storage.get()
     key = t.media.storage_key
     size = store.size(key)
     if size is None:

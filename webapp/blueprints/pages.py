@@ -37,7 +37,7 @@ def installed_models() -> list[str]:
     try:
         from webapp.model_registry import installed
 
-        names = list(installed())
+        names = list(installed(current_app.config["SCRIPTORIUM"].models_dir))
     except Exception:  # a web image without the worker package still offers the configured default
         names = []
     return names if default in names else [default, *names]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from flask import current_app
 from rq.command import send_stop_job_command
 from rq.job import Job
 from sqlalchemy import func, select
@@ -62,4 +61,4 @@ def delete(t: Transcript) -> None:
         db.session.delete(media)
     db.session.commit()
     if key:
-        storage.from_settings(current_app.config["SCRIPTORIUM"]).delete(key)
+        storage.get().delete(key)

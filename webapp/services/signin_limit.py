@@ -1,15 +1,15 @@
 """Sign-in throttling that an attacker cannot turn against the account's owner.
 
 Three counters of attempts live in Redis (the app's one connection), so every gunicorn worker and thread sees the
-same numbers and a restart of the web process does not reset them. Each expires ``WINDOW_S`` after its first
+same numbers and a restart of the web process does not reset them. Each expires ``SIGNIN_WINDOW_S`` (600 s) after its first
 attempt; a successful sign-in clears them.
 
-* per address, and per address + name: past ``MAX_FAILURES`` that address waits (429 with Retry-After);
+* per address, and per address + name: past ``SIGNIN_MAX_FAILURES`` (10) that address waits (429 with Retry-After);
 * per name alone: never a refusal (anyone anywhere could trigger it and lock the owner out), only a growing
   delay before the password is checked, capped at ``NAME_DELAY_MAX_S``.
 
 The attempt is counted *before* its password is checked, by one Lua script that tests and increments all three
-counters atomically: 30 concurrent attempts from one address check at most ``MAX_FAILURES`` passwords. (The old
+counters atomically: 30 concurrent attempts from one address check at most ``SIGNIN_MAX_FAILURES`` (10) passwords. (The old
 read-then-increment let 14 through.) Flask-Limiter was considered (issue 13) and not used: it counts requests,
 and its ``deduct_when`` (count only failures) deducts after the response, which is the same test-then-count race;
 it has no "slow down, never lock" mode; and a success must clear the counts. The ``limits`` engine under it
@@ -29,8 +29,6 @@ from redis.exceptions import RedisError
 from webapp import queue
 
 log = logging.getLogger("scriptorium.auth")
-MAX_FAILURES = 10  # per address, and per address + name, in one window
-WINDOW_S = 600
 NAME_FREE = 5  # failures for one name (from anywhere) before its checks are slowed
 NAME_DELAY_S = 0.25  # the first delay; it doubles with each further failure
 NAME_DELAY_MAX_S = 4.0
@@ -58,6 +56,7 @@ return {1, n - 1}
 
 
 def _config(name: str, default):
+    """The name-delay knobs (tests shorten them through app.config)."""
     return type(default)(current_app.config.get(f"SIGNIN_{name}", default))
 
 
@@ -79,8 +78,9 @@ def admit(ip: str, name: str) -> int | None:
     the name, which this call sleeps) or the seconds this address must wait first."""
     try:
         conn = queue.connection()
-        allowed, value = conn.eval(_ADMIT, 3, *_keys(ip, name), _config("MAX_FAILURES", MAX_FAILURES),
-                                   _config("WINDOW_S", WINDOW_S))
+        settings = current_app.config["SCRIPTORIUM"]  # SIGNIN_MAX_FAILURES, SIGNIN_WINDOW_S
+        allowed, value = conn.eval(_ADMIT, 3, *_keys(ip, name), settings.signin_max_failures,
+                                   settings.signin_window_s)
     except RedisError as exc:
         log.warning("sign-in limit skipped, Redis unreachable: %s", exc)
         return None

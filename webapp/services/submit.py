@@ -141,7 +141,7 @@ def _default_owner() -> User:
 
 
 def _store_media(path: Path, sha: str, size: int, filename: str, source: str) -> Media:
-    store = storage.from_settings(current_app.config["SCRIPTORIUM"])
+    store = storage.get()
     media = db.session.scalar(select(Media).where(Media.sha256 == sha))
     mime = mimetypes.guess_type(filename)[0]
     if media is not None:
