@@ -165,3 +165,8 @@ def test_the_ingest_role_runs_what_the_settings_turn_on(app, configure, inbox, r
     configure(watch_dir=inbox, watch_output="beside", minio_redis_url=redis_url)
     kinds = [type(p) for p in watcher.build(app)]
     assert kinds == [FolderWatcher, watcher.ResultsLoop, RedisEventConsumer]
+    configure(watch_dir=None, minio_redis_url=None, minio_webhook_token="a-token")
+    (hook_consumer,) = watcher.build(app)  # the hook only queues: the ingest role must consume its list
+    from webapp.bucket_events import HOOK_EVENTS_KEY
+
+    assert isinstance(hook_consumer, RedisEventConsumer) and hook_consumer.key == HOOK_EVENTS_KEY

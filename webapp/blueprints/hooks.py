@@ -48,8 +48,11 @@ def minio():
     if not _authorised(settings.minio_webhook_token):
         return {"error": "a valid token is required (Authorization: Bearer <MINIO_WEBHOOK_TOKEN>)"}, 401, {
             "WWW-Authenticate": 'Bearer realm="scriptorium-hooks"'}
+    payload = request.get_json(silent=True)
+    if payload is None:
+        return {"error": "the body is not JSON (send MinIO's notification with Content-Type: application/json)"}, 400
     try:
-        events = from_webhook(request.get_json(silent=True))
+        events = from_webhook(payload)
     except EventFormatError as exc:
         return {"error": str(exc)}, 400
     answers, wanted = [], []
