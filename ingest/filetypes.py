@@ -64,6 +64,12 @@ def stored(name: str) -> str:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def title(name: str) -> str:
+    """A file name as a transcript title: bytes that are not UTF-8 become U+FFFD (a backslash escape would be
+    read as a Windows folder separator by the upload name cleaning)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def unstored(text: str) -> str:
     """The name :func:`stored` was given back (``\\xNN`` escapes become the bytes again, as ``os.fsdecode``)."""
     parts = re.split(r"\\x([0-9a-f]{2})", text)

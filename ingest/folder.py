@@ -262,7 +262,7 @@ class FolderWatcher:
         size, mtime_ns = sig
         rel = shown(str(path.relative_to(self.root)))
         # PostgreSQL text cannot hold a name that is not UTF-8: such bytes are stored as \xNN escapes.
-        location, version, title = filetypes.stored(str(path)), str(mtime_ns), filetypes.stored(path.name)
+        location, version, title = filetypes.stored(str(path)), str(mtime_ns), filetypes.title(path.name)
         try:
             refused = self.refusal(path)
         except FileNotFoundError:

@@ -150,9 +150,13 @@ def deliver(record: IngestRecord, t: Transcript, cfg: Delivery) -> Path:
                 os.rename(name, moved, src_dir_fd=src_fd, dst_dir_fd=sidecar_fd)
                 name = moved
         if cfg.output not in ("off", "beside"):
-            out = Path(cfg.output)
-            out.mkdir(parents=True, exist_ok=True)  # the configured folder itself is the admin's choice
-            sidecar_fd = _open_dir(out.resolve(), rel.parent.parts, create=True)
+            out = Path(os.path.abspath(cfg.output))
+            if out == root or root in out.parents:  # inside the share: every folder from the root is checked
+                base, parts = root, (*out.relative_to(root).parts, *rel.parent.parts)
+            else:  # elsewhere: the configured folder itself is the admin's choice, what is below it is checked
+                out.mkdir(parents=True, exist_ok=True)
+                base, parts = out.resolve(), rel.parent.parts
+            sidecar_fd = _open_dir(base, parts, create=True)
             fds.append(sidecar_fd)
             where = out.joinpath(*rel.parent.parts)
         if done and cfg.output != "off":
@@ -193,10 +197,10 @@ def deliver_pending(cfg: Delivery, limit: int = 100) -> int:
             log.warning("could not write results for %s: %s (will retry)", shown(record.location), shown(str(exc)))
             db.session.rollback()
             continue
+        said = (shown(record.location), t.id, t.status, shown(str(where)))  # read before commit expires them
         record.status, record.delivered_to = "delivered", filetypes.stored(str(where))
         record.error = t.error if t.status == "failed" else None
         db.session.commit()
         count += 1
-        log.info("%s: results of transcript %s (%s) written to %s", shown(record.location), t.id, t.status,
-                 shown(str(where)))
+        log.info("%s: results of transcript %s (%s) written to %s", *said)
     return count
