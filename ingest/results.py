@@ -164,7 +164,7 @@ def deliver(record: IngestRecord, t: Transcript, cfg: Delivery) -> Path:
             stem = _free_stem(sidecar_fd, name, extensions)
             full = ledger.with_results(t.id)  # segments and words in a few queries, not one per segment
             segments = segments_data(full)
-            for fmt, ext in zip(cfg.formats, extensions):
+            for fmt, ext in zip(cfg.formats, extensions, strict=True):
                 body = exports.export(fmt, segments, title=full.title, language=full.language, duration=full.duration)
                 _write(sidecar_fd, f"{stem}.{ext}", body)
         elif not done:

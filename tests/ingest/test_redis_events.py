@@ -40,7 +40,9 @@ def test_a_transient_failure_puts_the_entry_back(consumer, app, configure, count
     configure(s3_endpoint=None)  # storage "unreachable": bucket events cannot be handled now
     entry = redis_access(app.config["SCRIPTORIUM"].s3_bucket, "inbox/later.wav", 10, "etag")
     consumer.redis.rpush(KEY, entry)
-    with pytest.raises(Exception):
+    from ingest.bucket import NotConfigured
+
+    with pytest.raises(NotConfigured):
         consumer.poll_once(timeout=1)
     assert consumer.redis.lrange(KEY, 0, -1) == [entry.encode()]
     assert counts()["transcripts"] == 0
