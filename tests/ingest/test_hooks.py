@@ -138,7 +138,7 @@ def test_bad_values_get_a_json_400_that_says_what_is_wrong(hook, client, consume
         assert resp.status_code == 400, (body[:80], resp.status_code, resp.data[:200])
         assert resp.is_json and words.lower() in resp.get_json()["error"].lower(), resp.get_json()
     wrong_method = client.get("/hooks/minio", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert wrong_method.status_code == 405
+    assert wrong_method.status_code == 405  # routing errors are answered by the app-wide error negotiator
     assert queued(consumer) == 0 and counts()["ledger"] == 0
 
 
@@ -226,3 +226,15 @@ def test_the_web_side_never_imports_the_ingester(test_env):
             "assert not bad, bad")
     env = {**os.environ, **test_env, "PYTHONPATH": os.getcwd()}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_redis_out_of_reach_answers_503_in_json_so_minio_delivers_again(hook, client, app, monkeypatch, counts):
+    from redis import Redis
+
+    event = hook("inbox/queue-down.wav", b"RIFF....WAVE")
+    monkeypatch.setitem(app.extensions, "scriptorium.redis",
+                        Redis.from_url(f"redis://{_dead_endpoint()}/0", socket_connect_timeout=1))
+    resp = post(client, event)
+    assert resp.status_code == 503 and "deliver the event again" in resp.get_json()["error"]
+    monkeypatch.undo()
+    assert counts()["ledger"] == 0 and post(client, event).status_code == 202
