@@ -10,11 +10,16 @@ Three threads, none of which waits on another:
 
 On start (and every ``rescan`` seconds) the whole tree is walked, so files that arrived while the ingester was
 down, or that a network share never announced, are found; the ledger makes the repeats free.
+
+Only regular files whose real path is inside the watched folder are taken (looked at with ``lstat`` and opened
+with ``O_NOFOLLOW``): a symbolic link, a FIFO or a file reached through a linked folder is refused once, with the
+reason in the ledger, so nobody who can write into the folder can make the ingester read a file elsewhere.
 """
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -28,6 +33,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from ingest import filetypes, ledger
+from ingest.filetypes import shown
 from webapp.extensions import db
 from webapp.services.submit import SubmitError, submit_media
 
@@ -152,15 +158,18 @@ class FolderWatcher:
 
     # -- the settler thread ------------------------------------------------------------------------------------
     def _scan(self, folder: Path) -> None:
-        for dirpath, dirnames, filenames in os.walk(folder):
+        if folder.is_symlink():  # a linked folder moved in: never walked (os.walk would follow the top link)
+            return
+        for dirpath, dirnames, filenames in os.walk(folder):  # does not descend into linked folders
             here = Path(dirpath)
             dirnames[:] = [d for d in dirnames if not self.ignored_dir(here / d)]
             for name in filenames:
                 path = here / name
-                known = self._known.get(path)
+                with self._lock:
+                    known = self._known.get(path)
                 if known is not None:
                     try:
-                        st = path.stat()
+                        st = os.lstat(path)
                     except OSError:
                         continue
                     if (st.st_size, st.st_mtime_ns) == known:
@@ -195,7 +204,7 @@ class FolderWatcher:
             items = list(self._pending.items())
         for path, p in items:
             try:
-                st = path.stat()
+                st = os.lstat(path)  # a link is judged as a link, never by what it points at
             except OSError:  # gone (renamed, deleted): its new name raises its own event
                 with self._lock:
                     self._pending.pop(path, None)
@@ -225,23 +234,50 @@ class FolderWatcher:
         except Exception:
             with self._lock:
                 self._known.pop(path, None)  # the next rescan tries again (the ledger row says "error")
-            log.exception("could not ingest %s", path)
+            log.exception("could not ingest %s", shown(str(path)))
         finally:
             with self._lock:
                 self._inflight -= 1
 
+    def refusal(self, path: Path) -> str | None:
+        """Why this path is not a file we may read, or None for a regular file really inside the folder."""
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            return "a symbolic link: only regular files inside the watched folder are taken"
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"
+        real = Path(os.path.realpath(path))
+        if self.root not in real.parents:
+            return "outside the watched folder (reached through a linked folder)"
+        return None
+
+    def _refuse(self, location: str, rel: str, sig: tuple[int, int], reason: str, status: str) -> bool:
+        """Record a file we will not take, and say so once."""
+        if ledger.note_unsupported("folder", location, sig[0], str(sig[1]), reason, status=status):
+            log.warning("%s: %s; left alone", rel, reason)
+        return True
+
     def _ingest(self, path: Path, sig: tuple[int, int]) -> bool:
         """Take one settled file version. True when it is settled for good (no need to look at it again)."""
         size, mtime_ns = sig
-        rel = path.relative_to(self.root)
-        location, version = str(path), str(mtime_ns)
+        rel = shown(str(path.relative_to(self.root)))
+        # PostgreSQL text cannot hold a name that is not UTF-8: such bytes are stored as \xNN escapes.
+        location, version, title = filetypes.stored(str(path)), str(mtime_ns), filetypes.title(path.name)
+        try:
+            refused = self.refusal(path)
+        except FileNotFoundError:
+            return False
+        if refused:
+            return self._refuse(location, rel, sig, refused, "rejected")
         if size == 0:
             return False  # a placeholder; its content raises a new event when it arrives
         if filetypes.classify(path.name) == "unsupported":
-            if ledger.note_unsupported("folder", location, size, version, "not an audio or video file"):
-                log.warning("%s: not an audio or video file (.%s); left alone", rel,
-                            filetypes.extension(path.name) or "no extension")
-            return True
+            ext = filetypes.extension(path.name) or "no extension"
+            return self._refuse(location, rel, sig, f"not an audio or video file (.{shown(ext)})", "unsupported")
+        limit_mb = self.app.config["SCRIPTORIUM"].max_upload_mb
+        if size > limit_mb * 1024 * 1024:  # refused before a byte is copied
+            return self._refuse(location, rel, sig, f"the file is larger than the {limit_mb} MB upload limit",
+                                "rejected")
         if not ledger.owner_exists():
             log.warning("%s: waiting for an admin account to own folder files; will retry", rel)
             return False
@@ -249,19 +285,25 @@ class FolderWatcher:
         if row is None:
             return True  # taken before (this run, an earlier run, or another thread just now)
         try:
-            st = path.stat()
-            if (st.st_size, st.st_mtime_ns) != sig:
-                ledger.release(row)
-                self.note(path)  # still changing: settle again
+            # O_NOFOLLOW: a file swapped for a link since the lstat above fails here instead of being followed.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            with open(fd, "rb") as fh:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode) or (st.st_size, st.st_mtime_ns) != sig:
+                    ledger.release(row)
+                    self.note(path)  # still changing (or swapped): settle and judge again
+                    return False
+                result = submit_media(fh, title, "folder")
+        except (FileNotFoundError, OSError) as exc:
+            if isinstance(exc, FileNotFoundError) or exc.errno == getattr(os, "ELOOP", 40):
+                ledger.release(row)  # gone, or became a link: its next sighting is judged afresh
                 return False
-            with open(path, "rb") as fh:
-                result = submit_media(fh, path.name, "folder")
-        except FileNotFoundError:
-            ledger.release(row)
-            return False
+            db.session.rollback()
+            ledger.finish(row, "error", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            raise
         except SubmitError as exc:
             ledger.finish(row, "rejected", error=str(exc))
-            log.warning("%s refused: %s", rel, exc)
+            log.warning("%s refused: %s", rel, shown(str(exc)))
             return True
         except Exception as exc:
             db.session.rollback()

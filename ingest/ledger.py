@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import IngestRecord, Transcript, User
+from webapp.models import IngestRecord, Segment, Transcript, User
 from webapp.models.user import utcnow
 
 # A claim older than this belongs to an ingester that died while submitting; another may take it over.
@@ -46,11 +47,13 @@ def claim(source: str, location: str, size: int, version: str) -> int | None:
     return row_id
 
 
-def note_unsupported(source: str, location: str, size: int, version: str, reason: str) -> bool:
-    """Record a file we will not take. True the first time (so the caller reports it once)."""
+def note_unsupported(source: str, location: str, size: int, version: str, reason: str,
+                     status: str = "unsupported") -> bool:
+    """Record a file we will not take ("unsupported" type, or "rejected" for good: a link, too large).
+    True the first time (so the caller reports it once)."""
     now = utcnow()
     stmt = insert(IngestRecord).values(
-        source=source, location=location, size=size, version=version, status="unsupported", error=reason,
+        source=source, location=location, size=size, version=version, status=status, error=reason,
         created_at=now, updated_at=now,
     ).on_conflict_do_nothing(constraint="uq_ingest_ledger_file_version").returning(IngestRecord.id)
     new = db.session.execute(stmt).scalar() is not None
@@ -86,3 +89,13 @@ def awaiting_delivery(limit: int = 100) -> list[tuple[IngestRecord, Transcript]]
         .order_by(IngestRecord.id).limit(limit)
     ).all()
     return [(r, t) for r, t in rows]
+
+
+def with_results(transcript_id: int) -> Transcript:
+    """One transcript with its segments, their words and its speakers loaded in four queries in all (not one
+    query per segment), one transcript at a time so a batch of long recordings never sits in memory at once."""
+    return db.session.execute(
+        select(Transcript).where(Transcript.id == transcript_id)
+        .options(selectinload(Transcript.segments).selectinload(Segment.words), selectinload(Transcript.speakers))
+        .execution_options(populate_existing=True)
+    ).scalar_one()

@@ -70,6 +70,11 @@ def build(app: Flask) -> list:
                                    ignore_dirs=output_dir))
         if delivery.enabled:
             parts.append(ResultsLoop(app, delivery))
+    if s.minio_webhook_token:  # POST /hooks/minio only queues the events: they are handled here
+        from ingest.redis_events import RedisEventConsumer
+        from webapp.bucket_events import HOOK_EVENTS_KEY
+
+        parts.append(RedisEventConsumer(app, s.redis_url, HOOK_EVENTS_KEY))
     if s.minio_redis_url:
         from ingest.redis_events import RedisEventConsumer
 
@@ -93,7 +98,8 @@ def main(app: Flask) -> None:
     """Run until SIGTERM or Ctrl-C."""
     parts = build(app)
     if not parts:
-        raise SystemExit("scriptorium ingest: nothing to do; set WATCH_DIR, MINIO_REDIS_URL or MINIO_LISTEN")
+        raise SystemExit("scriptorium ingest: nothing to do; set WATCH_DIR, MINIO_WEBHOOK_TOKEN, MINIO_REDIS_URL "
+                         "or MINIO_LISTEN")
     configure_logging()
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

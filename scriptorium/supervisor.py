@@ -91,7 +91,8 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
                                         "--workers", str(web_workers or settings.web_workers)]))
         if with_worker:
             roles.append(Role("worker", exe + ["worker"]))
-        ingest_wanted = settings.watch_dir is not None or settings.minio_redis_url or settings.minio_listen
+        ingest_wanted = (settings.watch_dir is not None or settings.minio_redis_url or settings.minio_listen
+                         or settings.minio_webhook_token)  # the hook only queues events; ingest handles them
         if with_ingest and ingest_wanted and _ingest_available():
             roles.append(Role("ingest", exe + ["ingest"]))
         # The roles import wsgi.py and the packages from the project root, wherever `up` was started.

@@ -47,13 +47,11 @@ def imported_after(packages: tuple[str, ...], skip: tuple[str, ...] = (), app: b
 
 
 def test_webapp_modules_import_no_role_and_no_speech():
-    """Every webapp module but the bucket hook (see the next test) is clean today: keep it so."""
-    offenders = imported_after(("webapp",), skip=("webapp.blueprints.hooks",)) & set(ROLES_AND_SPEECH)
+    """Every webapp module, imported alone, pulls in no role and no speech stack."""
+    offenders = imported_after(("webapp",)) & set(ROLES_AND_SPEECH)
     assert not offenders, f"webapp pulls in {sorted(offenders)}"
 
 
-@pytest.mark.xfail(strict=False, reason="webapp/blueprints/hooks.py still imports ingest.bucket; engineer 'ingest' "
-                                        "removes that edge (issue 13). The lead deletes this mark at merge.")
 def test_the_web_app_as_gunicorn_builds_it_imports_no_role_and_no_speech():
     offenders = imported_after(("webapp",), app=True) & set(ROLES_AND_SPEECH)
     assert not offenders, f"webapp (create_app and every module) pulls in {sorted(offenders)}"

@@ -114,6 +114,8 @@ def test_results_are_written_beside_the_source_and_sources_moved(auth, app, star
     (inbox / "broken.wav").write_bytes(b"RIFF this is not really audio at all" * 10)
     wait_for(lambda: counts()["transcripts"] == 2, message="both files to be submitted")
 
+    assert watcher.wait_idle(10)  # submitted and enqueued
+
     run_jobs()
     loop = ResultsLoop(app, Delivery(root=inbox, output="beside", formats=("srt", "vtt", "txt"), move_done=True))
     assert loop.run_once() == 2
@@ -133,10 +135,11 @@ def test_results_are_written_beside_the_source_and_sources_moved(auth, app, star
 def test_results_can_go_to_an_output_folder(auth, app, start_watcher, inbox, tmp_path, counts, run_jobs, speech):
     from ingest.results import Delivery, deliver_pending
 
-    start_watcher()
+    watcher = start_watcher()
     (inbox / "team").mkdir()
     shutil.copyfile(speech("Into the output folder."), inbox / "team" / "standup.wav")
     wait_for(lambda: counts()["transcripts"] == 1, message="the file to be submitted")
+    assert watcher.wait_idle(10)  # submitted and enqueued
     run_jobs()
     out = tmp_path / "subtitles"
     with app.app_context():
@@ -165,3 +168,8 @@ def test_the_ingest_role_runs_what_the_settings_turn_on(app, configure, inbox, r
     configure(watch_dir=inbox, watch_output="beside", minio_redis_url=redis_url)
     kinds = [type(p) for p in watcher.build(app)]
     assert kinds == [FolderWatcher, watcher.ResultsLoop, RedisEventConsumer]
+    configure(watch_dir=None, minio_redis_url=None, minio_webhook_token="a-token")
+    (hook_consumer,) = watcher.build(app)  # the hook only queues: the ingest role must consume its list
+    from webapp.bucket_events import HOOK_EVENTS_KEY
+
+    assert isinstance(hook_consumer, RedisEventConsumer) and hook_consumer.key == HOOK_EVENTS_KEY
