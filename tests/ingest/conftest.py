@@ -78,15 +78,21 @@ def counts(db_query, app):
 
 @pytest.fixture
 def configure(app):
-    """configure(**changes): replace settings fields for this test (restored afterwards)."""
+    """configure(**changes): replace settings fields for this test (restored afterwards). The app builds its
+    storage client once from the settings, so a change of storage settings builds a new one, as a restart would."""
+    from webapp import storage
+
     original = app.config["SCRIPTORIUM"]
 
     def apply(**changes):
         app.config["SCRIPTORIUM"] = dataclasses.replace(app.config["SCRIPTORIUM"], **changes)
+        if any(k.startswith("s3_") for k in changes):
+            storage.init_app(app)
         return app.config["SCRIPTORIUM"]
 
     yield apply
     app.config["SCRIPTORIUM"] = original
+    storage.init_app(app)
 
 
 @pytest.fixture
