@@ -16,7 +16,9 @@ from typing import Any, Callable, Iterator
 
 import click
 import requests
+from requests.adapters import HTTPAdapter
 from urllib3.fields import format_multipart_header_param
+from urllib3.util.retry import Retry
 
 from scriptorium import batch
 from scriptorium.progress import Reporter, seconds
@@ -73,6 +75,12 @@ class Api:
         self.timeout = timeout
         self.http = requests.Session()
         self.http.headers.update({"Authorization": f"Bearer {token}", "User-Agent": "scriptorium-submit"})
+        # A kept-alive connection the server has since closed fails the next request on it: questions (GETs)
+        # are asked again on a fresh one; a refused server still fails fast (three quick tries).
+        retry = Retry(total=3, connect=2, read=2, status=0, backoff_factor=0.2, allowed_methods={"GET"},
+                      raise_on_status=False)
+        self.http.mount("http://", HTTPAdapter(max_retries=retry))
+        self.http.mount("https://", HTTPAdapter(max_retries=retry))
 
     def _call(self, method: str, path: str, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         try:
@@ -90,10 +98,25 @@ class Api:
 
     def create(self, path: Path, fields: dict[str, str], on_sent: Callable[[float], None]) -> dict[str, Any]:
         body = Upload(path, fields, on_sent)
-        # Uploads get longer: the server stores the bytes and probes them before it answers.
-        resp = self._call("POST", "/api/v1/transcripts", data=body, timeout=max(self.timeout, 300),
-                          headers={"Content-Type": body.content_type})
+        try:
+            # Uploads get longer: the server stores the bytes and probes them before it answers.
+            # Its own connection, closed after: a server that refuses a body early closes the connection anyway.
+            resp = self._call("POST", "/api/v1/transcripts", data=body, timeout=max(self.timeout, 300),
+                              headers={"Content-Type": body.content_type, "Connection": "close"})
+        except Unreachable:
+            if not self.reachable():
+                raise
+            # A server that refuses a body (too large) may answer early and close while we are still sending.
+            raise ApiError("the server closed the connection during the upload; the file may be larger than "
+                           "its upload limit (MAX_UPLOAD_MB)") from None
         return _json(resp)
+
+    def reachable(self) -> bool:
+        try:
+            self.http.get(self.base + "/healthz", timeout=self.timeout)
+            return True
+        except requests.RequestException:
+            return False
 
     def transcript(self, transcript_id: int) -> dict[str, Any]:
         return _json(self._call("GET", f"/api/v1/transcripts/{transcript_id}"))

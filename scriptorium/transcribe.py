@@ -110,11 +110,16 @@ def transcribe(files, model, language, task, diarize, num_speakers, min_speakers
         if todo and not _load(reporter, name, device, compute_type, threads, [i.name for i, _ in todo]):
             sys.exit(1)
         spans = SPANS_DIARIZE if diarize else SPANS
-        for n, (item, missing) in enumerate(todo, 1):
-            label = f"[{n}/{len(todo)}] {item.source.name}" if len(todo) > 1 else item.source.name
-            _one(reporter, item, missing, opts, spans, label, to_stdout, name=name, device=device,
-                 compute_type=compute_type, threads=threads, max_line_width=max_line_width,
-                 max_line_count=max_line_count)
+        try:
+            for n, (item, missing) in enumerate(todo, 1):
+                label = f"[{n}/{len(todo)}] {item.source.name}" if len(todo) > 1 else item.source.name
+                _one(reporter, item, missing, opts, spans, label, to_stdout, name=name, device=device,
+                     compute_type=compute_type, threads=threads, max_line_width=max_line_width,
+                     max_line_count=max_line_count)
+        except KeyboardInterrupt:
+            reporter.note(f"stopped after {n - 1} of {len(todo)} files; run the same command again to do the rest "
+                          "(finished files are skipped)")
+            sys.exit(130)
         reporter.tally(len(items) + len(clashes))
     if reporter.failures:
         sys.exit(1)

@@ -54,7 +54,7 @@ def live(_session_app, test_env, scratch_dir):
     with _session_app.app_context():
         _, token = create_user("submitter")
     port = free_port()
-    env = cli_env(**test_env, PYTHONUNBUFFERED="1")
+    env = cli_env(**test_env, PYTHONUNBUFFERED="1", MAX_UPLOAD_MB="1")
     logs = {name: open(scratch_dir / f"submit-{name}.log", "w") for name in ("web", "worker")}
     procs = {
         "web": subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "web", "--bind", f"127.0.0.1:{port}",
@@ -116,18 +116,22 @@ def test_submit_writes_what_the_server_exports_and_finds_the_same_transcript_aga
     assert [t["id"] for t in listed] == [tid]
 
 
-def test_a_corrupt_file_fails_with_its_reason_while_the_good_one_is_written(live, tmp_path, speech):
-    shutil.copy(speech(OTHER), tmp_path / "card.wav")
+def test_bad_files_fail_with_their_reasons_while_the_good_one_is_written(live, tmp_path, speech):
+    shutil.copy(speech(OTHER), tmp_path / "carte d’identité.wav")  # a name to send as UTF-8, with a space
     (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(range(256)) * 40)
+    (tmp_path / "huge.wav").write_bytes(b"\0" * (2 << 20))  # the live server takes 1 MB (MAX_UPLOAD_MB=1)
     out = tmp_path / "out"
-    done = run_cli("submit", tmp_path / "card.wav", tmp_path / "broken.wav", "--url", live.url, "-f", "vtt",
-                   "-o", out, env=live.env)
+    done = run_cli("submit", tmp_path, "--url", live.url, "-f", "vtt", "-o", out, env=live.env)
     assert done.returncode == 1, done.stderr
     assert re.search(r"error: \S*broken\.wav: (not an audio or video file|the file is truncated or corrupt|"
                      r"the file has no audio track)", done.stderr), done.stderr
-    assert "1 of 2 files failed" in done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["card.vtt"]
-    assert (out / "card.vtt").read_text().startswith("WEBVTT")
+    assert re.search(r"error: \S*huge\.wav: .*(larger than the upload limit|larger than its upload limit)",
+                     done.stderr), done.stderr
+    assert "2 of 3 files failed" in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["carte d’identité.vtt"]
+    assert (out / "carte d’identité.vtt").read_text().startswith("WEBVTT")
+    listed = requests.get(f"{live.url}/api/v1/transcripts", headers=live.auth, timeout=10).json()["items"]
+    assert "carte d’identité.wav" in {t["filename"] for t in listed}
 
 
 def test_a_refused_token_says_how_to_get_one(live, tmp_path, speech):
