@@ -133,7 +133,8 @@ def expand(arguments: tuple[str, ...], recursive: bool) -> list[tuple[Path, Path
 def plan(arguments: tuple[str, ...], formats: tuple[str, ...], output_dir: Path | None,
          recursive: bool) -> tuple[list[Item], list[tuple[Path, str]]]:
     """The inputs with their output paths, and the inputs refused because another one would write the same
-    outputs (talk.mp3 and talk.wav side by side both make talk.srt)."""
+    outputs (talk.mp3 and talk.wav side by side both make talk.srt). Empty when the directories hold no media:
+    nothing to do is not an error (a script may run over an inbox that is empty today)."""
     items: list[Item] = []
     clashes: list[tuple[Path, str]] = []
     claimed: dict[Path, Path] = {}
@@ -151,8 +152,6 @@ def plan(arguments: tuple[str, ...], formats: tuple[str, ...], output_dir: Path 
             continue
         claimed.update({p: source for p in outputs.values()})
         items.append(Item(source, outputs))
-    if not items and not clashes:
-        raise click.BadParameter("no media files found", param_hint="FILES")
     return items, clashes
 
 

@@ -189,6 +189,8 @@ def submit(files, url, token, model, language, task, diarize, num_speakers, min_
     items, clashes = batch.plan(files, formats, output_dir, recursive)
     api = Api(url, token, timeout)
     with Reporter(progress_mode, quiet) as reporter:
+        if not items and not clashes:
+            reporter.note(f"no media files in {', '.join(files)}")
         for source, reason in clashes:
             reporter.failed(str(source), reason)
         jobs = []

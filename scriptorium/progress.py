@@ -118,6 +118,15 @@ class Reporter:
         else:
             self._line(f"error: {file}: {reason}", style="red")
 
+    def failed_all(self, files: list[str], reason: str) -> None:
+        """Every file failed for one reason (no model): said once to a person, per file to a script."""
+        if self.mode == "json":
+            for file in files:
+                self.failed(file, reason)
+            return
+        self.failures += len(files)
+        self._line(f"error: {reason}", style="red")
+
     def tally(self, total: int) -> None:
         """The closing line of a run with failures (json mode has said it all in its events)."""
         if self.failures and self.mode != "json":

@@ -97,6 +97,8 @@ def transcribe(files, model, language, task, diarize, num_speakers, min_speakers
                    initial_prompt=initial_prompt, hotwords=hotwords, suppress_numerals=suppress_numerals)
     name = model or "base"
     with Reporter(progress_mode, quiet) as reporter:
+        if not items and not clashes:
+            reporter.note(f"no media files in {', '.join(files)}")
         for source, reason in clashes:
             reporter.failed(str(source), reason)
         todo = []
@@ -108,8 +110,10 @@ def transcribe(files, model, language, task, diarize, num_speakers, min_speakers
                 reporter.skipped(item.name, "its outputs exist (--overwrite to redo)",
                                  outputs=[str(p) for p in item.outputs.values()])
         if todo and not _load(reporter, name, device, compute_type, threads, [i.name for i, _ in todo]):
+            reporter.tally(len(items) + len(clashes))
             sys.exit(1)
         spans = SPANS_DIARIZE if diarize else SPANS
+        n = 0
         try:
             for n, (item, missing) in enumerate(todo, 1):
                 label = f"[{n}/{len(todo)}] {item.source.name}" if len(todo) > 1 else item.source.name
@@ -137,8 +141,7 @@ def _load(reporter: Reporter, name: str, device: str, compute_type: str, threads
         reason = f"{exc}; {MODEL_HINT}"
     except Exception as exc:  # ctranslate2: no CUDA, a compute type the device cannot do, damaged weights
         reason = f"cannot load model {name!r} on device {device} with compute type {compute_type}: {exc}"
-    for file in files:
-        reporter.failed(file, reason)
+    reporter.failed_all(files, reason)
     return False
 
 

@@ -138,7 +138,7 @@ def test_a_missing_model_says_what_to_do(tmp_path, speech):
     done = run_cli("transcribe", clip, "--model", "large-v9", "-o", tmp_path / "out")
     assert done.returncode == 1
     assert "model 'large-v9' is not installed; installed: " in done.stderr and "tiny.en" in done.stderr
-    assert "scriptorium models" in done.stderr
+    assert "scriptorium models" in done.stderr and "1 of 1 files failed" in done.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -167,3 +167,19 @@ def test_formats_match_the_exports_and_the_client_needs_only_http():
     loaded = subprocess.run([sys.executable, "-c", "import sys, scriptorium.client; print(sorted(sys.modules))"],
                             env=cli_env(), capture_output=True, text=True, check=True).stdout
     assert "'webapp" not in loaded and "'worker" not in loaded and "'flask'" not in loaded
+
+
+def test_where_outputs_go(tmp_path):
+    from scriptorium import batch
+
+    (tmp_path / "in" / "deep").mkdir(parents=True)
+    for name in ("in/talk.wav", "in/talk.mp3", "in/deep/talk.m4a", "in/.hidden.wav", "in/talk.srt"):
+        (tmp_path / name).write_bytes(b"x")
+    items, clashes = batch.plan((str(tmp_path / "in"),), ("srt",), None, recursive=True)
+    assert [i.outputs["srt"] for i in items] == [tmp_path / "in/talk.srt", tmp_path / "in/deep/talk.srt"]
+    assert [(c[0].name, "would overwrite" in c[1]) for c in clashes] == [("talk.wav", True)]
+    items, _ = batch.plan((str(tmp_path / "in"),), ("srt", "vtt"), tmp_path / "out", recursive=True)
+    assert items[1].outputs == {"srt": tmp_path / "out/deep/talk.srt", "vtt": tmp_path / "out/deep/talk.vtt"}
+    assert batch.plan((str(tmp_path / "in" / "deep"),), ("txt",), None, recursive=False)[0][0].missing(False)
+    (tmp_path / "empty").mkdir()
+    assert batch.plan((str(tmp_path / "empty"),), ("txt",), None, recursive=True) == ([], [])
