@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -138,52 +137,11 @@ def models_install() -> None:
         click.echo(f"{name}\t{path}")
 
 
-@main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--model", default=None, help="Model name or path (default: WHISPER_MODEL or base).")
-@click.option("--language", default=None, help="Language code; detected when omitted.")
-@click.option("--task", type=click.Choice(["transcribe", "translate"]), default="transcribe")
-@click.option("--diarize/--no-diarize", default=False, help="Label speakers.")
-@click.option("--num-speakers", type=int, default=None)
-@click.option("--initial-prompt", default=None, help="Text that sets style and vocabulary (names, jargon).")
-@click.option("--hotwords", default=None, help="Words to favour, space-separated.")
-@click.option("--suppress-numerals", is_flag=True, help="Write numbers as words.")
-@click.option("--format", "fmt", type=click.Choice(["txt", "srt", "vtt", "json"]), default="txt")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-def transcribe(files, model, language, task, diarize, num_speakers, initial_prompt, hotwords, suppress_numerals,
-               fmt, output_dir) -> None:
-    """Transcribe FILE(s) with the speech pipeline alone (no services). One model load for all files."""
-    from webapp import exports
-    from worker import pipeline
-    from worker.errors import MediaError, ModelNotAvailable
-    from worker.result import Options
+from scriptorium.client import submit  # noqa: E402  (the commands live in their own modules)
+from scriptorium.transcribe import transcribe  # noqa: E402
 
-    opts = Options(model=model, language=language, task=task, diarize=diarize, num_speakers=num_speakers,
-                   initial_prompt=initial_prompt, hotwords=hotwords, suppress_numerals=suppress_numerals)
-    settings = _settings(services=False)
-    to_stdout = len(files) == 1 and output_dir is None
-    failed = 0
-    for path in files:
-        try:
-            result = pipeline.transcribe(path, opts, default_model=settings.whisper_model,
-                                         device=settings.whisper_device, compute_type=settings.whisper_compute_type)
-        except (MediaError, ModelNotAvailable) as exc:
-            click.echo(f"{path}: {exc}", err=True)
-            failed += 1
-            continue
-        data = result.to_dict()
-        body = exports.export(fmt, data["segments"], title=path.stem, language=result.language,
-                              duration=result.duration)
-        if to_stdout:
-            click.echo(body, nl=not body.endswith("\n"))
-        else:
-            out_dir = output_dir or Path.cwd()
-            out_dir.mkdir(parents=True, exist_ok=True)
-            out = out_dir / f"{path.stem}.{fmt}"
-            out.write_text(body, encoding="utf-8")
-            click.echo(f"{path} -> {out}", err=True)
-    if failed:
-        sys.exit(1)
+main.add_command(transcribe)
+main.add_command(submit)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from worker import words
 from worker.result import Options, Segment, TranscriptResult, Word
 
 Progress = Callable[[str, float], None]
-_MODELS: dict[tuple[str, str, str], Any] = {}
+_MODELS: dict[tuple, Any] = {}
 _LOAD_LOCK = threading.Lock()
 _SENTENCE_END = (".", "?", "!", "。", "？", "！")
 _MAX_SEGMENT_S = 20.0
@@ -43,18 +43,21 @@ def pick_device(device: str = "auto", compute_type: str = "int8") -> tuple[str, 
     return device, compute_type
 
 
-def load_model(name: str | None, device: str = "auto", compute_type: str = "int8") -> Any:
-    """Load (once per process) the faster-whisper model for a name or folder; raises ModelNotAvailable."""
+def load_model(name: str | None, device: str = "auto", compute_type: str = "int8", cpu_threads: int = 0) -> Any:
+    """Load (once per process) the faster-whisper model for a name or folder; raises ModelNotAvailable.
+
+    ``cpu_threads`` 0 means one per core."""
     path = str(models.resolve(name))
     device, compute_type = pick_device(device, compute_type)
-    key = (path, device, compute_type)
+    cpu_threads = cpu_threads or os.cpu_count() or 4
+    key = (path, device, compute_type, cpu_threads)
     with _LOAD_LOCK:
         if key not in _MODELS:
             models.offline()
             from faster_whisper import WhisperModel
 
             _MODELS[key] = WhisperModel(path, device=device, compute_type=compute_type, local_files_only=True,
-                                        cpu_threads=os.cpu_count() or 4)
+                                        cpu_threads=cpu_threads)
         return _MODELS[key]
 
 
@@ -129,6 +132,7 @@ def transcribe(
     compute_type: str = "int8",
     default_model: str = models.DEFAULT_MODEL,
     max_duration_s: float | None = None,
+    cpu_threads: int = 0,
 ) -> TranscriptResult:
     """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable."""
     report: Progress = progress or (lambda stage, fraction: None)
@@ -150,7 +154,7 @@ def transcribe(
     name = options.model or default_model
     report("transcribe", 0.0)
     device, compute_type = pick_device(device, compute_type)
-    model = load_model(name, device, compute_type)
+    model = load_model(name, device, compute_type, cpu_threads)
     timings["load"] = round(time.perf_counter() - clock, 3)
     clock = time.perf_counter()
     segments, language, probability = _run_asr(model, samples, options, lambda f: report("transcribe", f))
