@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 LONG_NAME = "ü" * 125 + "x.wav"  # 255 bytes of UTF-8: the longest name a Linux file system allows
 KEY_RE = re.compile(r"^media/[0-9a-f]{2}/[0-9a-f]{64}$")
-SAFE_DOWNLOAD = re.compile(r'^attachment; filename="[A-Za-z0-9._ -]{1,110}"$')
+SAFE_DOWNLOAD = re.compile(r"""^attachment; filename=("[A-Za-z0-9._ -]{1,110}"|[A-Za-z0-9._-]{1,110})"""
+                           r"""(; filename\*=UTF-8''[A-Za-z0-9%._-]+)?$""")  # an ASCII name, and werkzeug's filename*
 
 
 def _ffmpeg(*args: str) -> None:

@@ -115,7 +115,7 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     if filters.date_from:
         where.append("t.created_at >= :date_from")
         params["date_from"] = filters.date_from
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # the last day there is bounds nothing
         where.append("t.created_at < :date_to")
         params["date_to"] = filters.date_to + timedelta(days=1)
     sql = SQL.format(speaker_join=speaker_join, where="".join(f" AND {w}" for w in where))
