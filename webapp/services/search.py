@@ -99,6 +99,7 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     if not q:
         return []
     filters = filters or Filters()
+    offset = min(offset, CANDIDATES)  # hits come from at most CANDIDATES matches: past them there are none
     where, params = [], {"q": q[:500], "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
                          "candidates": CANDIDATES}
     speaker_join = ""

@@ -11,6 +11,9 @@ from webapp.extensions import db
 from webapp.models import Segment, Transcript, User
 
 
+MAX_OFFSET = 2**31
+
+
 def visible(user: User) -> Select:
     """Transcripts ``user`` may see: their own, or all for an admin."""
     stmt = select(Transcript)
@@ -48,6 +51,7 @@ def list_for(user: User, *, status: str | None = None, limit: int = 50, offset: 
         Transcript.created_at.desc(), Transcript.id.desc())
     if status:
         stmt = stmt.where(Transcript.status == status)
+    offset = min(offset, MAX_OFFSET)  # past every row anyway; a larger number would not fit PostgreSQL's bigint
     return list(db.session.scalars(stmt.limit(limit).offset(offset)))
 
 
