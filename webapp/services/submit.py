@@ -176,7 +176,7 @@ def not_media_reason(filename: str) -> str | None:
 def form_options(form: Any) -> dict[str, Any]:
     """The upload form's fields as submit options: the "translate" box picks the task, and the number of speakers
     counts only when "Tell speakers apart" is ticked."""
-    options = {k: v for k, v in form.items() if k != "csrf_token"}
+    options = {k: v for k, v in form.items() if k not in ("csrf_token", "translate")}
     options["task"] = "translate" if form.get("translate") else "transcribe"
     if not form.get("diarize"):
         options.pop("num_speakers", None)
