@@ -313,3 +313,54 @@ def test_the_same_upload_twice_at_once_is_one_transcript(app, people, wav):
     assert sorted(r.status_code for r in answers) == [200, 200, 200, 201]
     assert len({r.get_json()["id"] for r in answers}) == 1 and counts(app) == (1, 1)
     _assert_whole(app)
+
+
+def test_migration_moves_names_to_transcripts_and_drops_types_guessed_from_names(pg_url):
+    """0003_media on a database from before: each transcript gets its media's name and source, and a type that
+    came from an uploader's filename is kept only when it is audio/video (or, for media a worker transcribed,
+    becomes an octet-stream attachment); a page stored under text/html is never served as one again."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from webapp import migrate
+
+    name = f"mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url, "0002")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, name, is_admin, created_at) VALUES (1, 'a', false, now())"))
+            rows = [(1, "talk.wav", "audio/x-wav", "done"), (2, "evil.html", "text/html", "failed"),
+                    (3, "notes", None, "done"), (4, "x.js", "text/javascript", "done")]
+            for mid, fname, mime, status in rows:
+                conn.execute(text(
+                    "INSERT INTO media (id, sha256, size, original_name, mime, storage_key, source, created_at) "
+                    "VALUES (:id, :sha, 1, :name, :mime, :key, 'folder', now())"),
+                    {"id": mid, "sha": f"{mid:064x}", "name": fname, "mime": mime, "key": f"media/00/{mid:064x}"})
+                conn.execute(text(
+                    "INSERT INTO transcripts (owner_id, media_id, title, status, progress, attempts, options, "
+                    "options_key, timings, created_at, updated_at) VALUES (1, :id, 'T', :status, 0, 0, '{}', "
+                    ":id, '{}', now(), now())"), {"id": mid, "status": status})
+        engine.dispose()
+        migrate.upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT m.id, m.mime, t.original_name, t.source FROM media m "
+                                    "JOIN transcripts t ON t.media_id = m.id ORDER BY m.id")).all()
+            nullable = conn.execute(text("SELECT is_nullable FROM information_schema.columns "
+                                         "WHERE table_name = 'media' AND column_name = 'storage_key'")).scalar()
+        engine.dispose()
+        assert [tuple(r) for r in got] == [
+            (1, "audio/x-wav", "talk.wav", "folder"), (2, None, "evil.html", "folder"),
+            (3, "application/octet-stream", "notes", "folder"), (4, "application/octet-stream", "x.js", "folder")]
+        assert nullable == "YES"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
