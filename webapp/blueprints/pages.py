@@ -19,6 +19,8 @@ LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Span
              ("no", "Norwegian"), ("fi", "Finnish"), ("cs", "Czech"), ("ru", "Russian"), ("uk", "Ukrainian"),
              ("tr", "Turkish"), ("ar", "Arabic"), ("hi", "Hindi"), ("ja", "Japanese"), ("ko", "Korean"),
              ("zh", "Chinese")]
+
+
 def installed_models() -> list[str]:
     """Model names the workers can load without a download (the registry is import-light: no torch)."""
     default = current_app.config["SCRIPTORIUM"].whisper_model
