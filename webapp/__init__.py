@@ -1,12 +1,10 @@
 """Scriptorium's web app and domain (settings, models, storage, queue, services, blueprints)."""
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
-from flask import Flask, g, render_template, request
-from sqlalchemy.exc import DataError
+from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -97,28 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
         resp.headers["X-Request-Id"] = g.get("request_id", "")
         return resp
 
-    @app.errorhandler(404)
-    def _not_found(err):
-        if request.path.startswith("/api/"):
-            return {"error": "not found"}, 404
-        return render_template("errors/404.html"), 404
-
-    @app.errorhandler(DataError)
-    def _bad_value(err):
-        """A value the database cannot hold (a NUL character, a number out of range): the request's fault."""
-        db.session.rollback()
-        message = "the request contains a value that cannot be stored (such as a NUL character)"
-        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-            return {"error": message}, 400
-        if request.headers.get("HX-Request"):
-            return message[0].upper() + message[1:] + ".", 400
-        return render_template("errors/400.html", message=message[0].upper() + message[1:] + "."), 400
-
-    @app.errorhandler(500)
-    def _server_error(err):
-        logging.getLogger("scriptorium.web").error("request %s failed: %s", g.get("request_id"), err)
-        if request.path.startswith("/api/"):
-            return {"error": "internal error", "request_id": g.get("request_id")}, 500
-        return render_template("errors/500.html", request_id=g.get("request_id")), 500
+    from webapp.blueprints import errors
+    errors.register(app)  # one negotiator: JSON under /api/, text for htmx, a page elsewhere
 
     return app

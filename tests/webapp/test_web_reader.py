@@ -248,3 +248,27 @@ def test_edits_need_a_finished_transcript_and_the_owner(client, people, make_tra
     assert post(client, f"/transcripts/{queued}/segments/{own_seg}/text", {"text": "x"}, htmx=True).status_code == 409
     with app.app_context():
         assert db.session.get(Segment, own_seg).text == own_text
+
+
+def test_renaming_a_title_reads_no_words(client, people, make_transcript, app):
+    """A rename touches one row: no query of the transcript's segments or words (a long recording has 30,000)."""
+    from sqlalchemy import event
+
+    from webapp.extensions import db
+
+    tid = make_transcript(people["alice"][0])
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        resp = post(client, f"/transcripts/{tid}/title", {"title": "Renamed"}, htmx=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert resp.status_code == 200 and "<h1>Renamed</h1>" in resp.get_data(as_text=True)
+    assert any("UPDATE transcripts" in s for s in seen)
+    assert not [s for s in seen if "FROM words" in s or "FROM segments" in s]

@@ -1,12 +1,11 @@
 """JSON API under /api/v1, authenticated with ``Authorization: Bearer <token>``."""
 from __future__ import annotations
 
-from functools import wraps
-
-from flask import Blueprint, Response, abort, g, request
+from flask import Blueprint, g, request
 
 from webapp.services import jobs, transcripts
 from webapp.services.accounts import user_for_token
+from webapp.services.downloads import export_response
 from webapp.services.submit import SubmitError, submit_media
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -24,20 +23,7 @@ def _require_token():
 
 
 def _owned(transcript_id: int, **kw):
-    t = transcripts.get_for(g.user, transcript_id, **kw)
-    if t is None:
-        abort(404)
-    return t
-
-
-@bp.errorhandler(SubmitError)
-def _bad_submit(err: SubmitError):
-    return {"error": str(err)}, err.status
-
-
-@bp.errorhandler(413)
-def _too_large(err):
-    return {"error": "the file is larger than the upload limit"}, 413
+    return transcripts.owned(g.user, transcript_id, **kw)
 
 
 @bp.post("/transcripts")
@@ -68,22 +54,13 @@ def get_transcript(transcript_id: int):
 
 @bp.get("/transcripts/<int:transcript_id>/export.<fmt>")
 def export_transcript(transcript_id: int, fmt: str):
-    from webapp.services.downloads import parse_flag, render_export
-
-    t = _owned(transcript_id, with_segments=True)
-    if t.status != "done":
-        return {"error": f"the transcript is {t.status}, not done yet"}, 409
-    body, mimetype, filename = render_export(t, fmt, speakers=parse_flag(request.args.get("speakers")),
-                                             timestamps=bool(parse_flag(request.args.get("timestamps"))))
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename=\"{filename}\""})
+    return export_response(_owned(transcript_id, with_segments=True), fmt, request.args)
 
 
 @bp.post("/transcripts/<int:transcript_id>/retry")
 def retry_transcript(transcript_id: int):
     t = _owned(transcript_id)
-    if t.active:
-        return {"error": f"the transcript is {t.status}; only failed or cancelled ones can be retried"}, 409
-    jobs.retry(t)
+    jobs.retry(t)  # Conflict (409) when it is running or has no recording
     return transcripts.summary(t), 202
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
 from webapp.blueprints.auth import current_user, login_required
+from webapp.errors import NotFound
 from webapp.extensions import htmx
 from webapp.services import edits, transcripts
 
@@ -13,16 +14,15 @@ bp = Blueprint("edits", __name__, url_prefix="/transcripts/<int:transcript_id>")
 
 
 def _owned(transcript_id: int):
-    t = transcripts.get_for(current_user(), transcript_id, with_segments=True)
-    if t is None:
-        abort(404)
-    return t
+    """The transcript without its text: every edit here touches one row, one segment or the speakers, so
+    none loads every word (a rename of a three-hour recording reads one row)."""
+    return transcripts.owned(current_user(), transcript_id)
 
 
 def _segment(t, segment_id: int):
     seg = edits.segment_of(t, segment_id)
     if seg is None:
-        abort(404)
+        raise NotFound()
     return seg
 
 
@@ -31,13 +31,7 @@ def _ctx(t) -> dict:
 
 
 def _done_only(t) -> None:
-    if t.status != "done":
-        abort(409, description=f"The transcript is {t.status}; it can be corrected once it is done.")
-
-
-def _fail(message: str):
-    """An edit that cannot be applied: the message goes to the page's alert region."""
-    return message, 400
+    transcripts.require_done(t, "it can be corrected")
 
 
 @bp.route("/title", methods=["GET", "POST"])
@@ -46,10 +40,7 @@ def title(transcript_id: int):
     """GET: the title as an edit form (``?edit=1``) or as a heading; POST: save it."""
     t = _owned(transcript_id)
     if request.method == "POST":
-        try:
-            edits.set_title(t, request.form.get("title", ""))
-        except edits.EditError as exc:
-            return _fail(str(exc))
+        edits.set_title(t, request.form.get("title", ""))
         if not htmx:
             return redirect(url_for("pages.transcript", transcript_id=t.id))
     return render_template("pages/_title.html", t=t, editing=bool(request.args.get("edit")))
@@ -60,10 +51,7 @@ def title(transcript_id: int):
 def rename_speaker(transcript_id: int, label: str):
     """Rename a speaker everywhere; player.js relabels the segments on the page from the event."""
     t = _owned(transcript_id)
-    try:
-        speaker = edits.rename_speaker(t, label, request.form.get("name", ""))
-    except edits.EditError as exc:
-        return _fail(str(exc))
+    speaker = edits.rename_speaker(t, label, request.form.get("name", ""))
     if not htmx:
         return redirect(url_for("pages.transcript", transcript_id=t.id))
     resp = make_response(render_template("pages/_speakers.html", **_ctx(t)))
@@ -80,10 +68,7 @@ def segment_speaker(transcript_id: int, segment_id: int):
     _done_only(t)
     seg = _segment(t, segment_id)
     if request.method == "POST":
-        try:
-            edits.reassign_segment(t, seg, request.form.get("speaker") or None, request.form.get("new_name"))
-        except edits.EditError as exc:
-            return _fail(str(exc))
+        edits.reassign_segment(t, seg, request.form.get("speaker") or None, request.form.get("new_name"))
         if not htmx:
             return redirect(url_for("pages.transcript", transcript_id=t.id))
         resp = make_response(render_template("pages/_segment.html", seg=seg, **_ctx(t)))
@@ -100,10 +85,7 @@ def segment_text(transcript_id: int, segment_id: int):
     _done_only(t)
     seg = _segment(t, segment_id)
     if request.method == "POST":
-        try:
-            edits.edit_segment_text(t, seg, request.form.get("text", ""))
-        except edits.EditError as exc:
-            return _fail(str(exc))
+        edits.edit_segment_text(t, seg, request.form.get("text", ""))
         if not htmx:
             return redirect(url_for("pages.transcript", transcript_id=t.id, _anchor=f"seg-{seg.id}"))
     return render_template("pages/_segment.html", seg=seg, editing=bool(request.args.get("edit")), **_ctx(t))

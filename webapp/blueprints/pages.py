@@ -1,18 +1,15 @@
 """The browser pages: the list with uploads, the job-status fragment, job actions, the transcript reader."""
 from __future__ import annotations
 
-import mimetypes
-
-from flask import (
-    Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for,
-)
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.responses import HTMXResponseStopPolling
 
 from webapp.blueprints.auth import current_user, login_required
+from webapp.errors import DomainError
 from webapp.extensions import htmx
 from webapp.models.transcript import STATUSES
 from webapp.services import jobs, transcripts
-from webapp.services.submit import SubmitError, submit_media
+from webapp.services.submit import SubmitError, form_options, not_media_reason, submit_media
 
 bp = Blueprint("pages", __name__)
 
@@ -22,13 +19,6 @@ LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Span
              ("no", "Norwegian"), ("fi", "Finnish"), ("cs", "Czech"), ("ru", "Russian"), ("uk", "Ukrainian"),
              ("tr", "Turkish"), ("ar", "Arabic"), ("hi", "Hindi"), ("ja", "Japanese"), ("ko", "Korean"),
              ("zh", "Chinese")]
-# Types a browser may report for a file that is certainly not a recording; anything else goes to the worker,
-# which says precisely what is wrong with a file it cannot decode.
-_NOT_MEDIA_PREFIXES = ("text/", "image/", "font/")
-_NOT_MEDIA = {"application/pdf", "application/zip", "application/json", "application/msword", "application/xml",
-              "application/gzip", "application/x-tar", "application/vnd.ms-excel", "application/javascript",
-              "application/x-sh", "application/x-python-code", "application/vnd.openxmlformats-officedocument."
-              "wordprocessingml.document"}
 
 
 def installed_models() -> list[str]:
@@ -44,18 +34,7 @@ def installed_models() -> list[str]:
 
 
 def _owned(transcript_id: int, **kw):
-    t = transcripts.get_for(current_user(), transcript_id, **kw)
-    if t is None:
-        abort(404)
-    return t
-
-
-def not_media_reason(filename: str) -> str | None:
-    """Why a file is certainly not audio or video (judged by its name), or None."""
-    guess = mimetypes.guess_type(filename)[0] or ""
-    if guess.startswith(_NOT_MEDIA_PREFIXES) or guess in _NOT_MEDIA:
-        return f"not an audio or video file ({guess})"
-    return None
+    return transcripts.owned(current_user(), transcript_id, **kw)
 
 
 def _wants_json() -> bool:
@@ -85,10 +64,7 @@ def index():
 def upload():
     """One or more files from the form. upload.js sends one file per request and wants JSON back."""
     files = [f for f in request.files.getlist("file") if f and f.filename]
-    options = {k: v for k, v in request.form.items() if k != "csrf_token"}
-    options["task"] = "translate" if request.form.get("translate") else "transcribe"
-    if not request.form.get("diarize"):
-        options.pop("num_speakers", None)
+    options = form_options(request.form)
     results = []
     for f in files:
         reason = not_media_reason(f.filename)
@@ -157,11 +133,12 @@ def _after_action(t, message: str):
 @login_required
 def retry(transcript_id: int):
     t = _owned(transcript_id)
-    if not t.active:
-        try:
-            jobs.retry(t)
-        except Exception:  # requeue already recorded the failure on the row in words
-            pass
+    try:
+        jobs.retry(t)  # Conflict (running, or no recording kept) goes to the error negotiator
+    except DomainError:
+        raise
+    except Exception:  # the queue could not be reached: requeue recorded that on the row, in words
+        pass
     return _after_action(t, f"{t.title}: queued again.")
 
 
@@ -198,7 +175,7 @@ def transcript(transcript_id: int):
     names = t.speaker_names()
     colors = {s.label: i % 8 for i, s in enumerate(t.speakers)}
     return render_template("pages/transcript.html", t=t, names=names, colors=colors, start_at=start_at,
-                           is_video=(t.media.mime or "").startswith("video/"))
+                           is_video=t.media.is_video)
 
 
 @bp.app_template_filter("clock")

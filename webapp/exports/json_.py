@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from webapp.exports.words import Segment, display_name, segment_speaker
+from webapp.exports.words import Segment, display_name
 
 SEGMENT_KEYS = ("start", "end", "speaker", "text")
 WORD_KEYS = ("word", "start", "end", "score", "speaker")

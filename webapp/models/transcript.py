@@ -20,6 +20,11 @@ STAGES = ("fetch", "decode", "transcribe", "align", "diarize", "store")
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+def _title_as_name(context) -> str:
+    """A row made without a filename (a test factory, a script) shows its title as the name."""
+    return context.get_current_parameters()["title"]
+
+
 class Transcript(db.Model):
     __tablename__ = "transcripts"
     __table_args__ = (UniqueConstraint("owner_id", "media_id", "options_key", name="uq_transcript_per_options"),)
@@ -28,6 +33,9 @@ class Transcript(db.Model):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(String(255))
+    # this person's filename and how their upload arrived (media rows are shared by content)
+    original_name: Mapped[str] = mapped_column(String(255), default=_title_as_name)
+    source: Mapped[str] = mapped_column(String(16), default="upload", server_default="upload")
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     stage: Mapped[str | None] = mapped_column(String(16))
     progress: Mapped[int] = mapped_column(Integer, default=0)

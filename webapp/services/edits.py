@@ -10,14 +10,15 @@ import re
 
 from sqlalchemy import select
 
+from webapp.errors import Invalid
 from webapp.extensions import db
 from webapp.models import Segment, Speaker, Transcript, Word
 
 _NORM_RE = re.compile(r"[^\w']+")
 
 
-class EditError(ValueError):
-    """The edit cannot be applied; the message says why."""
+class EditError(Invalid):
+    """The edit cannot be applied (400); the message says why."""
 
 
 def set_title(t: Transcript, title: str) -> None:

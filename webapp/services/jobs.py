@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from webapp import queue, storage
 from webapp.extensions import db
-from webapp.models import Transcript
-from webapp.services.submit import requeue
+from webapp.models import Media, Transcript
+from webapp.services.submit import lock_content, requeue
 
 log = logging.getLogger("scriptorium.jobs")
 
@@ -49,16 +49,21 @@ def cancel(t: Transcript) -> None:
 
 
 def delete(t: Transcript) -> None:
-    """Remove the transcript, and its media when no other transcript uses it."""
+    """Remove the transcript, and its media (row and bytes) when no other transcript uses it.
+
+    Under the content's lock (``submit.lock_content``): an identical upload at the same moment either attached
+    before (the media stays) or comes after (it finds no row and stores the bytes anew). The bytes go while the
+    lock is held, so they never vanish from under an upload that has just counted on them.
+    """
     cancel(t)
-    media = t.media
+    lock_content(t.media.sha256)
+    media = db.session.scalar(  # as it is now, under the lock (an upload may have just stored its bytes again)
+        select(Media).where(Media.id == t.media_id).execution_options(populate_existing=True))
     db.session.delete(t)
     db.session.flush()
     others = db.session.scalar(select(func.count()).select_from(Transcript).where(Transcript.media_id == media.id))
-    key = None
     if not others:
-        key = media.storage_key
+        if media.storage_key:
+            storage.get().delete(media.storage_key)
         db.session.delete(media)
     db.session.commit()
-    if key:
-        storage.get().delete(key)

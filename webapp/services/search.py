@@ -99,6 +99,7 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     if not q:
         return []
     filters = filters or Filters()
+    offset = min(offset, CANDIDATES)  # hits come from at most CANDIDATES matches: past them there are none
     where, params = [], {"q": q[:500], "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
                          "candidates": CANDIDATES}
     speaker_join = ""
@@ -115,7 +116,7 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     if filters.date_from:
         where.append("t.created_at >= :date_from")
         params["date_from"] = filters.date_from
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # the last day there is bounds nothing
         where.append("t.created_at < :date_to")
         params["date_to"] = filters.date_to + timedelta(days=1)
     sql = SQL.format(speaker_join=speaker_join, where="".join(f" AND {w}" for w in where))

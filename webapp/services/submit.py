@@ -1,8 +1,10 @@
 """The one path every file takes in: upload form, JSON API, watched folder and bucket events.
 
-``submit_media`` streams the bytes to a temporary file while hashing them, stores them once per content
-(SHA-256), records the media row, and enqueues one transcription per (owner, content, options). Submitting the
-same thing again returns the transcript that already exists (and re-queues it if it had failed or was cancelled).
+``submit_media`` checks every input, streams the bytes to a temporary file while hashing them, asks ffmpeg what
+they are, stores them once per content (SHA-256) when they are audio or video, records the media row, and
+enqueues one transcription per (owner, content, options). Anything else (a page, a script, a picture) gets a
+failed transcript that says why and no stored bytes. Submitting the same thing again returns the transcript that
+already exists (and re-queues it if it had failed or was cancelled).
 """
 from __future__ import annotations
 
@@ -20,16 +22,18 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from webapp import queue, storage
-from webapp.media_probe import MediaError, probe
+from webapp.errors import Conflict, Invalid
 from webapp.extensions import db
+from webapp.media_probe import MediaError, MediaInfo, probe
 from webapp.models import Media, Transcript, User
 from webapp.models.media import SOURCES
 
 CHUNK = 1024 * 1024
+TITLE_MAX = 255  # characters, as transcripts.title holds
 _LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
 OPTION_DEFAULTS: dict[str, Any] = {
     "model": None, "language": None, "task": "transcribe", "diarize": False,
@@ -38,10 +42,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
 }
 
 
-class SubmitError(ValueError):
+class SubmitError(Invalid):
     """The submission cannot be accepted; the message says why, in words for the person who sent it."""
-
-    status = 400
 
 
 class TooLarge(SubmitError):
@@ -140,86 +142,213 @@ def _default_owner() -> User:
     return owner
 
 
-def _store_media(path: Path, sha: str, size: int, filename: str, source: str) -> Media:
-    store = storage.get()
-    media = db.session.scalar(select(Media).where(Media.sha256 == sha))
-    mime = mimetypes.guess_type(filename)[0]
-    if media is not None:
-        if store.size(media.storage_key) is None:  # row outlived its bytes: store them again
-            store.put_file(media.storage_key, path, mime)
-        return media
-    key = f"media/{sha[:2]}/{sha}"
-    store.put_file(key, path, mime)
-    media = Media(sha256=sha, size=size, original_name=filename, mime=mime, storage_key=key, source=source)
-    db.session.add(media)
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same bytes arrived at the same moment by another path
-        db.session.rollback()
-        media = db.session.scalar(select(Media).where(Media.sha256 == sha))
-    return media
-
-
-def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
-                 options: dict[str, Any] | None = None, owner: User | None = None,
-                 title: str | None = None) -> Submitted:
-    """Store ``stream`` and queue its transcription once; see the module docstring."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}")
-    settings = current_app.config["SCRIPTORIUM"]
-    opts = normalise_options(options, settings.whisper_model)
-    filename = clean_filename(filename)
-    if title and "\x00" in title:
+def clean_title(title: str | None) -> str | None:
+    """A title someone gave, checked before anything is stored (None: use the filename)."""
+    if title is None or not title.strip():
+        return None
+    if "\x00" in title:
         raise SubmitError("the title contains a NUL character")
-    owner = owner or _default_owner()
-    path, sha, size = _spool(stream, settings.max_upload_mb * 1024 * 1024, settings.data_dir / "tmp")
-    try:
-        if size == 0:
-            raise SubmitError("the file is empty")
-        problem, duration = _probe(path)
-        media = _store_media(path, sha, size, filename, source)
-        if media.duration is None and duration:
-            media.duration = duration
-            db.session.commit()
-    finally:
-        path.unlink(missing_ok=True)
-    key = options_key(opts)
-    existing = db.session.scalar(select(Transcript).where(
-        Transcript.owner_id == owner.id, Transcript.media_id == media.id, Transcript.options_key == key))
-    if existing is not None:
-        if existing.status in ("failed", "cancelled"):
-            requeue(existing)
-        return Submitted(existing, False)
-    transcript = Transcript(owner_id=owner.id, media_id=media.id, title=title or filename, status="queued",
-                            options=opts, options_key=key, model=opts["model"], progress=0)
-    if problem:  # not media at all: say so now, queue nothing
-        transcript.status, transcript.error = "failed", problem
-        transcript.finished_at = datetime.now(timezone.utc)
-    db.session.add(transcript)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(Transcript).where(
-            Transcript.owner_id == owner.id, Transcript.media_id == media.id, Transcript.options_key == key))
-        return Submitted(existing, False)
-    if not problem:
-        enqueue(transcript)
-    return Submitted(transcript, True)
+    title = " ".join(title.split())
+    if len(title) > TITLE_MAX:
+        raise SubmitError(f"the title must be at most {TITLE_MAX} characters (it has {len(title)})")
+    return title
 
 
-def _probe(path: Path) -> tuple[str | None, float | None]:
-    """(why this is not transcribable media or None, duration) by asking ffmpeg, not the file's name."""
+# Types a browser (or a name) may report for a file that is certainly not a recording. Only a quick refusal for
+# the upload page: what is kept and served is decided by probing the content (``submit_media``), never by a name.
+_NOT_MEDIA_PREFIXES = ("text/", "image/", "font/", "model/", "message/", "multipart/")
+_NOT_MEDIA_SUFFIXES = ("+xml", "+json", "+zip")
+_NOT_MEDIA = {"application/pdf", "application/zip", "application/json", "application/msword", "application/xml",
+              "application/gzip", "application/x-tar", "application/vnd.ms-excel", "application/javascript",
+              "application/ecmascript", "application/x-javascript", "application/xhtml+xml", "application/wasm",
+              "application/x-sh", "application/x-python-code", "application/x-httpd-php", "application/rtf",
+              "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def not_media_reason(filename: str) -> str | None:
+    """Why a file is certainly not audio or video, judged by its name (the upload page's early answer), or None."""
+    guess = mimetypes.guess_type(filename)[0] or ""
+    if guess.startswith(_NOT_MEDIA_PREFIXES) or guess.endswith(_NOT_MEDIA_SUFFIXES) or guess in _NOT_MEDIA:
+        return f"not an audio or video file ({guess})"
+    return None
+
+
+def form_options(form: Any) -> dict[str, Any]:
+    """The upload form's fields as submit options: the "translate" box picks the task, and the number of speakers
+    counts only when "Tell speakers apart" is ticked."""
+    options = {k: v for k, v in form.items() if k not in ("csrf_token", "translate")}
+    options["task"] = "translate" if form.get("translate") else "transcribe"
+    if not form.get("diarize"):
+        options.pop("num_speakers", None)
+    return options
+
+
+# ffmpeg's demuxer name -> (type when there is video, type for audio alone). The type a recording is served
+# with comes from here, never from the uploader's filename.
+_CONTAINER_TYPES: dict[str, tuple[str, str]] = {
+    "wav": ("audio/wav", "audio/wav"), "w64": ("audio/wav", "audio/wav"),
+    "mp3": ("audio/mpeg", "audio/mpeg"), "flac": ("audio/flac", "audio/flac"),
+    "ogg": ("video/ogg", "audio/ogg"), "aac": ("audio/aac", "audio/aac"),
+    "mov,mp4,m4a,3gp,3g2,mj2": ("video/mp4", "audio/mp4"), "matroska,webm": ("video/webm", "audio/webm"),
+    "avi": ("video/x-msvideo", "audio/x-msvideo"), "asf": ("video/x-ms-asf", "audio/x-ms-wma"),
+    "mpeg": ("video/mpeg", "audio/mpeg"), "mpegts": ("video/mp2t", "audio/mp2t"),
+    "aiff": ("audio/aiff", "audio/aiff"), "amr": ("audio/amr", "audio/amr"), "caf": ("audio/x-caf", "audio/x-caf"),
+    "flv": ("video/x-flv", "video/x-flv"), "au": ("audio/basic", "audio/basic"), "ac3": ("audio/ac3", "audio/ac3"),
+    "opus": ("audio/ogg", "audio/ogg"), "wv": ("audio/x-wavpack", "audio/x-wavpack"),
+}
+
+
+def content_type(info: MediaInfo) -> str:
+    """The Content-Type for probed media: audio/* or video/* for the containers browsers know, else
+    ``application/octet-stream`` (served only as a download)."""
+    video, audio = _CONTAINER_TYPES.get(info.format, (None, None))
+    chosen = video if info.has_video else audio
+    return chosen or "application/octet-stream"
+
+
+def _probe(path: Path) -> tuple[str | None, MediaInfo | None]:
+    """(why this is not transcribable media or None, what ffmpeg saw) by asking ffmpeg, not the file's name."""
     try:
         info = probe(path)
     except MediaError as exc:
         return str(exc), None
     if not info.has_audio:
-        return "the file has no audio track", info.duration
+        return "the file has no audio track", info
     limit = current_app.config["SCRIPTORIUM"].max_duration_minutes
     if info.duration and info.duration > limit * 60 + 1:
-        return f"the recording is longer than the maximum of {limit} minutes", info.duration
-    return None, info.duration
+        return f"the recording is longer than the maximum of {limit} minutes", info
+    return None, info
+
+
+def storage_key(sha: str) -> str:
+    return f"media/{sha[:2]}/{sha}"
+
+
+def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint
+
+
+def lock_content(sha: str) -> None:
+    """Hold, until this transaction ends, the lock for one content hash.
+
+    Everything that decides whether a content's media row and stored bytes exist takes it first (``_attach``
+    here, ``jobs.delete``), so an upload and a delete of the same bytes, or two uploads of them, take turns:
+    a delete never removes bytes a new upload has just counted on, and an upload never attaches to a row a
+    delete is removing.
+    """
+    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:sha, 0))"), {"sha": sha})
+
+
+def _attach(path: Path, sha: str, size: int, filename: str, source: str, owner_id: int, opts: dict[str, Any],
+            problem: str | None, info: MediaInfo | None, title: str | None) -> Submitted:
+    """Record the media (storing the bytes only for transcribable media) and find or make the transcript.
+
+    The same person sending the same thing at the same moment is a race this settles (the next pass finds the
+    other request's transcript); any other integrity failure (an owner deleted meanwhile, say) is raised, and
+    bytes this call stored that no row refers to are removed again.
+    """
+    store = storage.get()
+    key = options_key(opts)
+    mime = content_type(info) if info is not None and not problem else None
+    stored = False
+    try:
+        for _ in range(3):
+            if not problem:
+                # The bytes go up before the lock is taken (a large upload must not hold it); checked again below.
+                known = db.session.scalar(select(Media).where(Media.sha256 == sha))
+                if known is None or not known.storage_key or store.size(known.storage_key) is None:
+                    store.put_file(storage_key(sha), path, mime)
+                    stored = True
+            lock_content(sha)
+            media = db.session.scalar(select(Media).where(Media.sha256 == sha))
+            if media is None:
+                media = Media(sha256=sha, size=size, original_name=filename, source=source, mime=mime,
+                              storage_key=None if problem else storage_key(sha))
+                db.session.add(media)
+            elif not problem and not media.playable:  # no bytes kept before (a shorter limit, a row from before)
+                media.storage_key, media.mime = storage_key(sha), mime
+            if not problem and store.size(media.storage_key) is None:
+                # a delete removed the bytes we counted on above, before it let go of the lock: store them again
+                store.put_file(media.storage_key, path, mime)
+                stored = True
+            if media.duration is None and info is not None and info.duration:
+                media.duration = info.duration
+            db.session.flush()
+            existing = db.session.scalar(select(Transcript).where(
+                Transcript.owner_id == owner_id, Transcript.media_id == media.id, Transcript.options_key == key))
+            if existing is not None:
+                db.session.commit()
+                if existing.status in ("failed", "cancelled") and not problem:
+                    requeue(existing)
+                return Submitted(existing, False)
+            transcript = Transcript(owner_id=owner_id, media=media, title=title or filename,
+                                    original_name=filename, source=source, status="queued", options=opts,
+                                    options_key=key, model=opts["model"], progress=0)
+            if problem:  # not something we can transcribe: say so now, queue nothing, keep no bytes
+                transcript.status, transcript.error = "failed", problem
+                transcript.finished_at = datetime.now(timezone.utc)
+            db.session.add(transcript)
+            try:
+                db.session.commit()
+            except IntegrityError as exc:
+                db.session.rollback()
+                if _is_violation_of(exc, "uq_transcript_per_options"):
+                    continue  # the same person sent the same thing at the same moment: the next pass finds it
+                raise
+            if not problem:
+                enqueue(transcript)
+            return Submitted(transcript, True)
+        raise RuntimeError(f"could not record {filename!r}: it kept changing under concurrent requests")
+    except BaseException:
+        db.session.rollback()
+        if stored:
+            _forget_bytes(store, sha)
+        raise
+
+
+def _forget_bytes(store, sha: str) -> None:
+    """Remove bytes stored for ``sha`` when no media row refers to them (a submission that failed midway)."""
+    try:
+        lock_content(sha)
+        if db.session.scalar(select(Media.id).where(Media.sha256 == sha)) is None:
+            store.delete(storage_key(sha))
+        db.session.commit()
+    except Exception:  # the original failure is what the caller must see
+        db.session.rollback()
+
+
+def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
+                 options: dict[str, Any] | None = None, owner: User | None = None,
+                 title: str | None = None) -> Submitted:
+    """Store ``stream`` and queue its transcription once; see the module docstring.
+
+    Every input is checked before a byte is kept, and bytes are kept only when ffmpeg says they are audio or
+    video: anything else gets a failed transcript that says why, and no stored object.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    settings = current_app.config["SCRIPTORIUM"]
+    opts = normalise_options(options, settings.whisper_model)
+    filename = clean_filename(filename)
+    title = clean_title(title)
+    owner = owner or _default_owner()
+    path, sha, size = _spool(stream, settings.max_upload_mb * 1024 * 1024, settings.data_dir / "tmp")
+    try:
+        if size == 0:
+            raise SubmitError("the file is empty")
+        problem, info = _probe(path)
+        return _attach(path, sha, size, filename, source, owner.id, opts, problem, info, title)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def check_retryable(t: Transcript) -> None:
+    """Raise Conflict when ``t`` cannot run again: it is running, or no recording was kept for it."""
+    if t.active:
+        raise Conflict(f"the transcript is {t.status}; only finished ones can be run again")
+    if not t.media.storage_key:
+        raise Conflict(f"there is no recording to transcribe: {t.error or 'the file was not audio or video'}")
 
 
 def enqueue(transcript: Transcript) -> None:
@@ -236,7 +365,8 @@ def enqueue(transcript: Transcript) -> None:
 
 
 def requeue(transcript: Transcript) -> None:
-    """Run a failed or cancelled transcript again from the start."""
+    """Run a failed or cancelled transcript again from the start (Conflict when it cannot be)."""
+    check_retryable(transcript)
     transcript.status, transcript.stage, transcript.progress, transcript.error = "queued", None, 0, None
     transcript.attempts = 0
     transcript.finished_at = None

@@ -6,8 +6,12 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
 from webapp.models import Segment, Transcript, User
+
+
+MAX_OFFSET = 2**31
 
 
 def visible(user: User) -> Select:
@@ -24,12 +28,30 @@ def get_for(user: User, transcript_id: int, *, with_segments: bool = False) -> T
     return db.session.scalar(stmt)
 
 
+def owned(user: User, transcript_id: int, *, with_segments: bool = False) -> Transcript:
+    """This user's transcript (any, for an admin), or NotFound: someone else's is not told apart from none.
+
+    Without ``with_segments`` nothing of the text is loaded (a rename or a status poll does not need it).
+    """
+    t = get_for(user, transcript_id, with_segments=with_segments)
+    if t is None:
+        raise NotFound()
+    return t
+
+
+def require_done(t: Transcript, what: str = "downloads are ready") -> None:
+    """Conflict unless the transcript is done (``what`` says what waits for it)."""
+    if t.status != "done":
+        raise Conflict(f"the transcript is {t.status}; {what} when it is done")
+
+
 def list_for(user: User, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Transcript]:
-    # media in the same round trip: every row shows where its file came from (one query, not one per row)
-    stmt = visible(user).options(selectinload(Transcript.media)).order_by(
+    # each row carries its own filename and source, so the list needs no media rows
+    stmt = visible(user).order_by(
         Transcript.created_at.desc(), Transcript.id.desc())
     if status:
         stmt = stmt.where(Transcript.status == status)
+    offset = min(offset, MAX_OFFSET)  # past every row anyway; a larger number would not fit PostgreSQL's bigint
     return list(db.session.scalars(stmt.limit(limit).offset(offset)))
 
 
@@ -37,7 +59,7 @@ def summary(t: Transcript) -> dict[str, Any]:
     return {
         "id": t.id, "title": t.title, "status": t.status, "stage": t.stage, "progress": t.progress,
         "error": t.error, "language": t.language, "duration": t.duration, "model": t.model,
-        "source": t.media.source, "filename": t.media.original_name, "attempts": t.attempts,
+        "source": t.source, "filename": t.original_name, "attempts": t.attempts,
         "created_at": t.created_at.isoformat() if t.created_at else None,
         "finished_at": t.finished_at.isoformat() if t.finished_at else None,
     }
