@@ -102,7 +102,7 @@ def _good_job_still_runs(app, tid: int) -> None:
     with app.app_context():
         t = db.session.get(Transcript, tid)
         text = " ".join(s.text for s in t.segments).lower()
-        assert t.status == "done" and "warehouse" in text and "monday" in text, (t.status, t.error, text)
+        assert t.status == "done" and "leeds" in text and "monday" in text, (t.status, t.error, text)
 
 
 def test_bad_inputs_through_the_api(app, client, auth, corpus, run_jobs, speech):

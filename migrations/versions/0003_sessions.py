@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_sessions"
-down_revision = "0002"
+down_revision = "0003_media"  # chained after the media migration (both were written from 0002)
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,6 @@
 import io
 import re
 
-import pytest
 
 
 def words_of(text: str) -> list[str]:

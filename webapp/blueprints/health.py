@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, g
 from sqlalchemy import text
 
 from webapp import queue, storage

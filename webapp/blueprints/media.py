@@ -6,7 +6,7 @@ a browser might take for a page can run no script in our origin. Anything not au
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from webapp import storage
 from webapp.blueprints.auth import current_user, login_required
