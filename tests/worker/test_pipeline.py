@@ -102,3 +102,32 @@ def test_suppress_numerals_writes_numbers_as_words(tmp_path):
     assert any(ch.isdigit() for ch in plain), plain  # Whisper's habit: digits
     assert not any(ch.isdigit() for ch in spelled), spelled
     assert "tickets" in spelled.lower()
+
+
+def test_a_failed_aligner_load_is_retried_after_a_while_and_a_success_is_kept(monkeypatch):
+    """The loader (whisperx/torchaudio reading local files) is the boundary faked here."""
+    from worker import words
+
+    clock = [1000.0]
+    calls: list[str] = []
+    outcome: list[object] = [FileNotFoundError("not cached yet")]
+
+    def loader(language, device):
+        calls.append(language)
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+    monkeypatch.setattr(words, "_try_load", loader)
+    monkeypatch.setattr(words, "_now", lambda: clock[0])
+    monkeypatch.setattr(words, "_ALIGNERS", {})
+    monkeypatch.setattr(words, "_FAILED", {})
+
+    assert words._load_aligner("xx", "cpu") is None and calls == ["xx"]
+    clock[0] += words.RETRY_AFTER_S - 1
+    assert words._load_aligner("xx", "cpu") is None and calls == ["xx"]  # not retried on every job
+    outcome[0] = ("model", "metadata")  # the model was copied into the cache meanwhile
+    clock[0] += 2
+    assert words._load_aligner("xx", "cpu") == ("model", "metadata") and calls == ["xx", "xx"]
+    clock[0] += 10 * words.RETRY_AFTER_S
+    assert words._load_aligner("xx", "cpu") == ("model", "metadata") and calls == ["xx", "xx"]  # kept
