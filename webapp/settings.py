@@ -61,6 +61,9 @@ class Settings:
     minio_redis_url: str | None = None
     minio_redis_key: str = "scriptorium-events"
     minio_listen: bool = False
+    # models a worker may load (issue 12 item 5): names from the registry, plus folders an admin allows
+    whisper_model_paths: tuple[str, ...] = ()  # WHISPER_MODEL_PATHS: model folders, or folders of them (os.pathsep)
+    worker_max_models: int = 2  # WORKER_MAX_MODELS: models a worker keeps loaded, least recently used unloaded
     extra: dict = field(default_factory=dict)
 
     @property
@@ -128,6 +131,16 @@ def _formats(raw: str) -> tuple[str, ...]:
     if bad or not formats:
         raise SettingsError(f"WATCH_OUTPUT_FORMATS must list some of srt, vtt, txt, json; got {raw!r}")
     return formats
+
+
+def _models(env: Mapping[str, str]) -> dict:
+    """Which model folders jobs may name, and how many models a worker keeps loaded."""
+    paths = tuple(p.strip() for p in (env.get("WHISPER_MODEL_PATHS") or "").split(os.pathsep) if p.strip())
+    for p in paths:
+        if not os.path.isabs(os.path.expanduser(p)):
+            raise SettingsError(f"WHISPER_MODEL_PATHS must list absolute folders, got {p!r}")
+    return dict(whisper_model_paths=paths,
+                worker_max_models=_int("WORKER_MAX_MODELS", env.get("WORKER_MAX_MODELS") or "2"))
 
 
 def _ingest(env: Mapping[str, str]) -> dict:
@@ -212,6 +225,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_int("TRUSTED_PROXIES", env["TRUSTED_PROXIES"]) if env.get("TRUSTED_PROXIES") else 0,
         s3_bucket=env.get("S3_BUCKET") or "scriptorium",
         **_ingest(env),
+        **_models(env),
     )
     if common["whisper_device"] not in {"auto", "cpu", "cuda"}:
         raise SettingsError(f"WHISPER_DEVICE must be auto, cpu or cuda, got {common['whisper_device']!r}")

@@ -44,12 +44,14 @@ def run(app, *, burst: bool = False, preload: bool = True) -> None:
     """Preload the default model, then work the queue until stopped (or empty, with ``burst``)."""
     configure_logging()
     settings = app.config["SCRIPTORIUM"]
-    if preload:
-        from worker import pipeline
+    from worker import pipeline
 
+    pipeline.set_max_models(settings.worker_max_models)
+    if preload:
         try:
             pipeline.warm([settings.whisper_model], device=settings.whisper_device,
-                          compute_type=settings.whisper_compute_type)
+                          compute_type=settings.whisper_compute_type,
+                          allowed_paths=(*settings.whisper_model_paths, settings.whisper_model))
         except Exception as exc:  # a missing model fails the jobs that ask for it, with words; keep serving
             logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
     from worker.reaper import Reaper

@@ -131,3 +131,46 @@ def test_a_failed_aligner_load_is_retried_after_a_while_and_a_success_is_kept(mo
     assert words._load_aligner("xx", "cpu") == ("model", "metadata") and calls == ["xx", "xx"]
     clock[0] += 10 * words.RETRY_AFTER_S
     assert words._load_aligner("xx", "cpu") == ("model", "metadata") and calls == ["xx", "xx"]  # kept
+
+
+def _link_tree(src, dst):
+    """A second folder holding the same model files (hard links when the file system allows, else copies)."""
+    import os
+    import shutil
+
+    dst.mkdir()
+    for f in src.iterdir():
+        try:
+            os.link(f, dst / f.name)
+        except OSError:
+            shutil.copyfile(f, dst / f.name)
+    return dst
+
+
+def test_a_worker_keeps_only_the_most_recently_used_models(tmp_path, monkeypatch):
+    from webapp.model_registry import installed
+    from worker import pipeline
+
+    monkeypatch.setattr(pipeline, "_MODELS", type(pipeline._MODELS)())
+    monkeypatch.setattr(pipeline, "MAX_MODELS", 2)
+    allowed_root = tmp_path / "models"
+    allowed_root.mkdir()
+    extra = _link_tree(installed()["tiny.en"], allowed_root / "tiny-copy")
+    allowed = [str(allowed_root)]
+
+    tiny = pipeline.load_model("tiny.en", "cpu", "int8", allowed)
+    pipeline.load_model("base", "cpu", "int8", allowed)
+    assert pipeline.load_model("TINY.EN", "cpu", "int8", allowed) is tiny  # one spelling, one model; now most recent
+    assert pipeline.loaded_models() == ["base", "tiny.en"]
+    pipeline.load_model(str(allowed_root / "." / "tiny-copy"), "cpu", "int8", allowed)  # a third model
+    assert pipeline.loaded_models() == ["tiny.en", str(extra.resolve())]  # base, least recently used, is gone
+    assert list(pipeline._MODELS) == [("tiny.en", "cpu", "int8"), (str(extra.resolve()), "cpu", "int8")]
+
+
+def test_the_worker_refuses_a_model_path_nobody_allowed(tmp_path):
+    from webapp.model_registry import installed
+    from worker import pipeline
+
+    stray = _link_tree(installed()["tiny.en"], tmp_path / "stray")
+    with pytest.raises(ModelNotAvailable, match=r"model '.*stray' is not installed; installed: .*tiny\.en"):
+        pipeline.load_model(str(stray), "cpu", "int8", allowed_paths=[])
