@@ -210,3 +210,26 @@ def resolve(name: str | None) -> Path | str:
         return cached
     names = ", ".join(found) or "none"
     raise ModelNotAvailable(f"model '{name}' is not installed; installed: {names}")
+
+
+# Which models each worker holds in memory: every worker process announces its list under its own key, with a
+# TTL of a few announcements, so a worker that stopped drops out by itself (issue 16 item 5: the Models page).
+WORKER_MODELS_PREFIX = "scriptorium:worker-models:"
+WORKER_MODELS_TTL = 60  # seconds; workers announce every 15 s
+
+
+def announce_worker_models(conn, worker: str, held: list[str]) -> None:
+    """Say (in Redis) that ``worker`` holds ``held`` now, least recently used first."""
+    import json
+
+    conn.set(WORKER_MODELS_PREFIX + worker, json.dumps(held), ex=WORKER_MODELS_TTL)
+
+
+def worker_models(conn) -> dict[str, list[str]]:
+    """Worker name -> the models it last said it holds, for every worker that announced within the TTL."""
+    import json
+
+    keys = sorted(conn.scan_iter(match=WORKER_MODELS_PREFIX + "*", count=100))
+    values = conn.mget(keys) if keys else []
+    return {(k.decode() if isinstance(k, bytes) else k)[len(WORKER_MODELS_PREFIX):]: json.loads(v)
+            for k, v in zip(keys, values) if v is not None}

@@ -174,3 +174,18 @@ def test_the_worker_refuses_a_model_path_nobody_allowed(tmp_path):
     stray = _link_tree(installed()["tiny.en"], tmp_path / "stray")
     with pytest.raises(ModelNotAvailable, match=r"model '.*stray' is not installed; installed: .*tiny\.en"):
         pipeline.load_model(str(stray), "cpu", "int8", allowed_paths=[])
+
+
+def test_a_worker_says_which_models_it_holds(app):
+    """What the Models page can show: each live worker's models, through Redis."""
+    from webapp import queue
+    from webapp.model_registry import worker_models
+    from worker import pipeline
+    from worker.runner import ModelAnnouncer
+    from worker.tasks import _me
+
+    pipeline.load_model("tiny.en", "cpu", "int8")
+    ModelAnnouncer(app).announce()
+    with app.app_context():
+        held = worker_models(queue.connection())
+    assert "tiny.en" in held[_me()] and held[_me()] == pipeline.loaded_models()
