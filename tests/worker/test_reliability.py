@@ -7,7 +7,6 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import func, select, text, update
 
 from jobhelpers import submit
