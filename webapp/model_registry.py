@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Iterable
 
 from webapp.settings import default_models_dir
 
@@ -152,6 +153,47 @@ def _cached_hub_model(name: str) -> str | None:
         return None
 
 
+# The names faster-whisper knows (faster_whisper.utils.available_models(), 1.2.1), listed here so the web process
+# need not import it. A finite set of canonical names: accepting them cannot grow a worker's memory without bound.
+HUB_MODELS = frozenset({
+    "tiny.en", "tiny", "base.en", "base", "small.en", "small", "medium.en", "medium", "large-v1", "large-v2",
+    "large-v3", "large", "distil-large-v2", "distil-medium.en", "distil-small.en", "distil-large-v3",
+    "distil-large-v3.5", "large-v3-turbo", "turbo",
+})
+
+
+def _looks_like_path(name: str) -> bool:
+    return "/" in name or os.sep in name or name.startswith(("~", "."))
+
+
+def normalise(name: str | None, allowed_paths: Iterable[str | os.PathLike] | None = ()) -> str:
+    """The one spelling of an allowed model, or ModelNotAvailable naming the installed ones.
+
+    Allowed: an installed model's name (any case), a faster-whisper model name, and a model folder that is, or
+    sits directly in, one of ``allowed_paths`` (the admin's WHISPER_MODEL_PATHS and WHISPER_MODEL); a folder is
+    spelled by its real path, or by its name when it is an installed model. ``allowed_paths`` None allows any
+    model folder (the operator's command line). Other paths are refused: each spelling would load another model.
+    """
+    name = (name or DEFAULT_MODEL).strip()
+    found = installed()
+    by_lower = {n.lower(): n for n in found}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    if name.lower() in HUB_MODELS:
+        return name.lower()
+    if _looks_like_path(name) and "\x00" not in name:
+        real = Path(name).expanduser().resolve()
+        for n, folder in found.items():
+            if folder.resolve() == real:
+                return n
+        roots = None if allowed_paths is None else [
+            Path(p).expanduser().resolve() for p in allowed_paths if p and _looks_like_path(str(p))]
+        if _is_model_dir(real) and (roots is None or real in roots or real.parent in roots):
+            return str(real)
+    names = ", ".join(found) or "none"
+    raise ModelNotAvailable(f"model '{name[:100]}' is not installed; installed: {names}")
+
+
 def resolve(name: str | None, root: Path | None = None) -> Path | str:
     """Turn a model name or path into a local folder; raise ModelNotAvailable naming what is installed."""
     name = name or DEFAULT_MODEL
@@ -166,3 +208,26 @@ def resolve(name: str | None, root: Path | None = None) -> Path | str:
         return cached
     names = ", ".join(found) or "none"
     raise ModelNotAvailable(f"model '{name}' is not installed; installed: {names}")
+
+
+# Which models each worker holds in memory: every worker process announces its list under its own key, with a
+# TTL of a few announcements, so a worker that stopped drops out by itself (issue 16 item 5: the Models page).
+WORKER_MODELS_PREFIX = "scriptorium:worker-models:"
+WORKER_MODELS_TTL = 60  # seconds; workers announce every 15 s
+
+
+def announce_worker_models(conn, worker: str, held: list[str]) -> None:
+    """Say (in Redis) that ``worker`` holds ``held`` now, least recently used first."""
+    import json
+
+    conn.set(WORKER_MODELS_PREFIX + worker, json.dumps(held), ex=WORKER_MODELS_TTL)
+
+
+def worker_models(conn) -> dict[str, list[str]]:
+    """Worker name -> the models it last said it holds, for every worker that announced within the TTL."""
+    import json
+
+    keys = sorted(conn.scan_iter(match=WORKER_MODELS_PREFIX + "*", count=100))
+    values = conn.mget(keys) if keys else []
+    return {(k.decode() if isinstance(k, bytes) else k)[len(WORKER_MODELS_PREFIX):]: json.loads(v)
+            for k, v in zip(keys, values) if v is not None}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from webapp.model_registry import HUB_MODELS
+
 NULLABLE_STR = {"type": ["string", "null"]}
 NULLABLE_NUM = {"type": ["number", "null"]}
 # Form text the API stores: anything but NUL, which PostgreSQL text cannot hold (400 if sent).
@@ -95,7 +97,10 @@ PATHS: dict[str, Any] = {
                              "description": "audio or video; probed, whatever its name says"},
                     "language": {"type": "string", "description": "a code such as en or de; auto to detect",
                                  "pattern": "^(auto|[a-z]{2,3}(-[A-Za-z]{2,4})?)?$"},
-                    "model": {**TEXT, "maxLength": 200}, "task": {"type": "string", "enum": ["transcribe", "translate"]},
+                    "model": {"type": "string", "enum": sorted(HUB_MODELS), "description":
+                              "a model name (installed ones are listed on the Models page), or a folder that "
+                              "the admin allowed in WHISPER_MODEL_PATHS; anything else is refused (400)"},
+                    "task": {"type": "string", "enum": ["transcribe", "translate"]},
                     "diarize": {"type": "boolean"}, "num_speakers": {"type": "integer", "minimum": 1, "maximum": 20},
                     "title": TEXT,
                     "initial_prompt": {**TEXT, "maxLength": 500},

@@ -76,6 +76,9 @@ class Settings:
     # embedded mode's first admin, (re)applied at every `scriptorium up` (for automation)
     admin_password: str | None = field(default=None, repr=False)
     admin_token: str | None = field(default=None, repr=False)
+    # models a worker may load (issue 12 item 5): names from the registry, plus folders an admin allows
+    whisper_model_paths: tuple[str, ...] = ()  # WHISPER_MODEL_PATHS: model folders, or folders of them (os.pathsep)
+    worker_max_models: int = 2  # WORKER_MAX_MODELS: models a worker keeps loaded, least recently used unloaded
     extra: dict = field(default_factory=dict)
 
     @property
@@ -143,6 +146,16 @@ def _formats(raw: str) -> tuple[str, ...]:
     if bad or not formats:
         raise SettingsError(f"WATCH_OUTPUT_FORMATS must list some of srt, vtt, txt, json; got {raw!r}")
     return formats
+
+
+def _models(env: Mapping[str, str]) -> dict:
+    """Which model folders jobs may name, and how many models a worker keeps loaded."""
+    paths = tuple(p.strip() for p in (env.get("WHISPER_MODEL_PATHS") or "").split(os.pathsep) if p.strip())
+    for p in paths:
+        if not os.path.isabs(os.path.expanduser(p)):
+            raise SettingsError(f"WHISPER_MODEL_PATHS must list absolute folders, got {p!r}")
+    return dict(whisper_model_paths=paths,
+                worker_max_models=_int("WORKER_MAX_MODELS", env.get("WORKER_MAX_MODELS") or "2"))
 
 
 def _ingest(env: Mapping[str, str]) -> dict:
@@ -255,6 +268,7 @@ def load(env: Mapping[str, str] | None = None, *, services: bool = True) -> Sett
         admin_password=env.get("SCRIPTORIUM_ADMIN_PASSWORD") or None,
         admin_token=env.get("SCRIPTORIUM_ADMIN_TOKEN") or None,
         **_ingest(env),
+        **_models(env),
     )
     if common["whisper_device"] not in {"auto", "cpu", "cuda"}:
         raise SettingsError(f"WHISPER_DEVICE must be auto, cpu or cuda, got {common['whisper_device']!r}")

@@ -9,6 +9,7 @@ import os
 import subprocess
 import threading
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -27,9 +28,13 @@ def _too_long(max_duration_s: float) -> MediaError:
 
 
 def load_audio(
-    path: str | os.PathLike, *, max_duration_s: float | None = None, info: MediaInfo | None = None
+    path: str | os.PathLike, *, max_duration_s: float | None = None, info: MediaInfo | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
-    """Decode the first audio track to 16 kHz mono float32 in [-1, 1]."""
+    """Decode the first audio track to 16 kHz mono float32 in [-1, 1].
+
+    ``progress(fraction)`` is called after every chunk (32 s of audio); an exception it raises (a cancel) kills
+    ffmpeg and propagates."""
     path = Path(path)
     info = info or probe(path)
     if not info.has_audio:
@@ -69,6 +74,8 @@ def load_audio(
             n += len(samples)
             if limit is not None and n > limit:
                 raise _too_long(max_duration_s)
+            if progress is not None:
+                progress(min(n / capacity, 1.0))
     except BaseException:
         proc.kill()
         raise

@@ -13,20 +13,28 @@ torch, faster-whisper and whisperx are imported lazily so importing this module 
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from worker import audio as media
 from webapp import model_registry as models
 from worker import words
 from worker.result import Options, Segment, TranscriptResult, Word
 
+log = logging.getLogger("scriptorium.worker")
 Progress = Callable[[str, float], None]
-_MODELS: dict[tuple, Any] = {}
+T = TypeVar("T")
+# (canonical model name or real path, device, compute type, CPU threads) -> model, least recently used first. Bounded: every
+# model is ~100 MB (tiny) to several GB (large), and each one a job asks for would otherwise stay for good.
+_MODELS: OrderedDict[tuple[str, str, str, int], Any] = OrderedDict()
+MAX_MODELS = 2  # the worker sets WORKER_MAX_MODELS through set_max_models
 _LOAD_LOCK = threading.Lock()
+STAGE_POLL_S = 0.2  # how often a stage running in its helper thread reports (and so can be cancelled)
 _SENTENCE_END = (".", "?", "!", "。", "？", "！")
 _MAX_SEGMENT_S = 20.0
 _PAUSE_S = 1.0
@@ -43,28 +51,89 @@ def pick_device(device: str = "auto", compute_type: str = "int8") -> tuple[str, 
     return device, compute_type
 
 
-def load_model(name: str | None, device: str = "auto", compute_type: str = "int8", cpu_threads: int = 0) -> Any:
-    """Load (once per process) the faster-whisper model for a name or folder; raises ModelNotAvailable.
+def set_max_models(n: int) -> None:
+    """How many models this process keeps loaded at most (least recently used go first)."""
+    global MAX_MODELS
+    MAX_MODELS = max(1, int(n))
 
-    ``cpu_threads`` 0 means one per core."""
-    path = str(models.resolve(name))
+
+def load_model(name: str | None, device: str = "auto", compute_type: str = "int8", cpu_threads: int = 0,
+               allowed_paths: Iterable[str | os.PathLike] | None = None) -> Any:
+    """The faster-whisper model for an allowed name or folder, loaded once and kept among the MAX_MODELS most
+    recently used; raises ModelNotAvailable. ``allowed_paths`` None trusts any model folder (the command line);
+    the worker passes the admin's list, so a job cannot name an arbitrary path. ``cpu_threads`` 0: one per core."""
+    canonical = models.normalise(name, allowed_paths)
     device, compute_type = pick_device(device, compute_type)
     cpu_threads = cpu_threads or os.cpu_count() or 4
-    key = (path, device, compute_type, cpu_threads)
+    key = (canonical, device, compute_type, cpu_threads)
     with _LOAD_LOCK:
-        if key not in _MODELS:
-            models.offline()
-            from faster_whisper import WhisperModel
+        if key in _MODELS:
+            _MODELS.move_to_end(key)
+            return _MODELS[key]
+        path = str(models.resolve(canonical))
+        while len(_MODELS) >= MAX_MODELS:  # make room before loading, so two big models never overlap
+            old_key, old = _MODELS.popitem(last=False)
+            _NUMERALS.pop(id(old), None)
+            log.info("unloaded model %s to make room for %s", old_key[0], canonical)
+        models.offline()
+        from faster_whisper import WhisperModel
 
-            _MODELS[key] = WhisperModel(path, device=device, compute_type=compute_type, local_files_only=True,
-                                        cpu_threads=cpu_threads)
+        _MODELS[key] = WhisperModel(path, device=device, compute_type=compute_type, local_files_only=True,
+                                    cpu_threads=cpu_threads)
         return _MODELS[key]
 
 
-def warm(names: Iterable[str], device: str = "auto", compute_type: str = "int8") -> None:
+def loaded_models() -> list[str]:
+    """The models this process holds, least recently used first."""
+    return [key[0] for key in _MODELS]
+
+
+def warm(names: Iterable[str], device: str = "auto", compute_type: str = "int8",
+         allowed_paths: Iterable[str | os.PathLike] | None = None) -> None:
     """Preload models in a worker before it takes jobs."""
     for name in names:
-        load_model(name, device, compute_type)
+        load_model(name, device, compute_type, allowed_paths=allowed_paths)
+
+
+class _Abandoned(Exception):
+    """Raised inside a stage's helper thread once its caller has given up on it (a cancel)."""
+
+
+def _stoppable(stage: str, report: Progress, work: Callable[[Callable[[float], None]], T]) -> T:
+    """Run ``work(tick)`` in a helper thread while this thread calls ``report(stage, fraction)`` every
+    STAGE_POLL_S with the latest fraction ``work`` ticked.
+
+    CTranslate2 and torch calls cannot be interrupted and may run for many seconds between two progress points,
+    so a report that raises (a cancel, RQ's job timeout) ends the stage here at once. The abandoned call stops at
+    its next tick (or runs to its end in the background) and its result is dropped.
+    """
+    latest = [0.0]
+    abandoned = threading.Event()
+    box: dict[str, Any] = {}
+
+    def tick(fraction: float) -> None:
+        if abandoned.is_set():
+            raise _Abandoned()
+        latest[0] = fraction
+
+    def target() -> None:
+        try:
+            box["result"] = work(tick)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"stage-{stage}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(STAGE_POLL_S)
+            report(stage, latest[0])
+    except BaseException:
+        abandoned.set()
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _segments(fw_segments: Iterable[Any], duration: float, report: Callable[[float], None]) -> list[Segment]:
@@ -133,8 +202,12 @@ def transcribe(
     default_model: str = models.DEFAULT_MODEL,
     max_duration_s: float | None = None,
     cpu_threads: int = 0,
+    model_paths: Iterable[str | os.PathLike] | None = None,
 ) -> TranscriptResult:
-    """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable."""
+    """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable.
+
+    ``model_paths``: the model folders an admin allowed (plus ``default_model``); None trusts any folder.
+    Every stage calls ``progress`` several times a second, so a callback that raises stops the run promptly."""
     report: Progress = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -147,21 +220,28 @@ def transcribe(
         report(stage, 1.0)
 
     report("decode", 0.0)
-    samples = media.load_audio(path, max_duration_s=max_duration_s)
+    samples = media.load_audio(path, max_duration_s=max_duration_s, progress=lambda f: report("decode", f))
     duration = len(samples) / media.SAMPLE_RATE
     done("decode")
 
-    name = options.model or default_model
+    allowed = None if model_paths is None else (*model_paths, default_model)
+    name = models.normalise(options.model or default_model, allowed)
     report("transcribe", 0.0)
     device, compute_type = pick_device(device, compute_type)
-    model = load_model(name, device, compute_type, cpu_threads)
-    timings["load"] = round(time.perf_counter() - clock, 3)
-    clock = time.perf_counter()
-    segments, language, probability = _run_asr(model, samples, options, lambda f: report("transcribe", f))
+
+    def asr(tick: Callable[[float], None]) -> tuple:
+        nonlocal clock
+        model = load_model(name, device, compute_type, cpu_threads, allowed)
+        now = time.perf_counter()
+        timings["load"] = round(now - clock, 3)
+        clock = now
+        return _run_asr(model, samples, options, tick)
+
+    segments, language, probability = _stoppable("transcribe", report, asr)
     done("transcribe")
 
     report("align", 0.0)
-    segments, timing = words.align(segments, samples, language, device)
+    segments, timing = _stoppable("align", report, lambda tick: words.align(segments, samples, language, device))
     segments = words.repair(segments, duration)
     done("align")
 
@@ -173,7 +253,7 @@ def transcribe(
         from worker.diarize import diarize
 
         report("diarize", 0.0)
-        diarize(result, samples, options, device=device, progress=lambda f: report("diarize", f))
+        _stoppable("diarize", report, lambda tick: diarize(result, samples, options, device=device, progress=tick))
         done("diarize")
     return result
 

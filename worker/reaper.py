@@ -25,15 +25,37 @@ STALE_AFTER = 30.0  # seconds without a heartbeat (beats come every 5 s)
 ORPHAN_AFTER = 30.0  # seconds a queued row may go without its RQ job before it is enqueued again
 
 
+def _missing_jobs(job_ids: list[str]) -> set[str]:
+    """Which of these RQ job ids Redis no longer knows: one pipelined round trip for all of them."""
+    if not job_ids:
+        return set()
+    pipe = queue.connection().pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.exists(Job.key_for(job_id))
+    return {job_id for job_id, found in zip(job_ids, pipe.execute()) if not found}
+
+
 def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: float = ORPHAN_AFTER) -> dict[str, list[int]]:
-    """One pass. Returns the transcript ids it re-queued, failed and re-enqueued."""
+    """One pass. Returns the transcript ids it re-queued, failed and re-enqueued.
+
+    Gather first, lock briefly: the queued rows that look orphaned are read without locks and their RQ jobs
+    checked in one Redis pipeline; only then are the advisory lock and row locks taken, for a few UPDATEs that
+    re-check each row's state, so no lock is held across a Redis call.
+    """
     from webapp.services.submit import enqueue
 
     done: dict[str, list[int]] = {"requeued": [], "failed": [], "reenqueued": []}
+    now = datetime.now(timezone.utc)
+    orphan_cutoff = now - timedelta(seconds=orphan_after)
+    candidates = db.session.execute(select(Transcript.id, Transcript.rq_job_id).where(
+        Transcript.status == "queued", Transcript.updated_at < orphan_cutoff)).all()
+    db.session.rollback()  # no transaction open across the Redis call
+    missing = _missing_jobs([job_id for _, job_id in candidates if job_id])
+    orphan_ids = {tid: job_id for tid, job_id in candidates if not job_id or job_id in missing}
+
     if not db.session.scalar(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")):
         db.session.rollback()
         return done
-    now = datetime.now(timezone.utc)
     stale = db.session.scalars(select(Transcript).where(
         Transcript.status == "running", Transcript.updated_at < now - timedelta(seconds=stale_after),
     ).with_for_update(skip_locked=True)).all()
@@ -47,20 +69,20 @@ def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: floa
             t.error = f"the worker stopped during {t.stage or 'start-up'}; trying again"
             t.status, t.stage, t.progress, t.worker = "queued", None, 0, None
             done["requeued"].append(t.id)
-    conn = queue.connection()
-    orphans = db.session.scalars(select(Transcript).where(
-        Transcript.status == "queued", Transcript.updated_at < now - timedelta(seconds=orphan_after),
-    ).with_for_update(skip_locked=True)).all()
-    for t in orphans:
-        if t.id in done["requeued"] or not t.rq_job_id or not Job.exists(t.rq_job_id, connection=conn):
-            if t.id not in done["requeued"]:
+    if orphan_ids:
+        orphans = db.session.scalars(select(Transcript).where(
+            Transcript.id.in_(list(orphan_ids)), Transcript.status == "queued", Transcript.updated_at < orphan_cutoff,
+        ).with_for_update(skip_locked=True)).all()
+        for t in orphans:  # still queued, still stale, and still under the job id that Redis did not have
+            if t.rq_job_id == orphan_ids[t.id]:
                 done["reenqueued"].append(t.id)
-            t.updated_at = now
-    db.session.commit()  # also releases the lock
+                t.updated_at = now
+    db.session.commit()  # also releases the advisory lock
     for tid in done["requeued"] + done["reenqueued"]:
         t = db.session.get(Transcript, tid)
         if t is not None and t.status == "queued":
             enqueue(t)
+    db.session.rollback()
     if any(done.values()):
         log.warning("reaper: %s", {k: v for k, v in done.items() if v})
     return done

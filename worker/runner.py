@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 from rq import Queue, SimpleWorker, get_current_job
 
@@ -40,23 +41,59 @@ def make_worker(app, name: str | None = None) -> SimpleWorker:
     return SimpleWorker([Queue(queue_mod.QUEUE_NAME, connection=conn)], connection=conn, name=name)
 
 
+ANNOUNCE_INTERVAL = 15.0  # seconds between "these are my models" announcements (see model_registry)
+
+
+class ModelAnnouncer(threading.Thread):
+    """Tells Redis, every ANNOUNCE_INTERVAL, which models this worker holds, so the web can show it."""
+
+    def __init__(self, app, interval: float = ANNOUNCE_INTERVAL):
+        super().__init__(name="model-announcer", daemon=True)
+        self.app, self.interval = app, interval
+        self._stop_event = threading.Event()
+
+    def announce(self) -> None:
+        from webapp import model_registry
+        from worker import pipeline
+        from worker.tasks import _me
+
+        with self.app.app_context():
+            model_registry.announce_worker_models(queue_mod.connection(), _me(), pipeline.loaded_models())
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.announce()
+            except Exception as exc:  # Redis down: say it next time
+                logging.getLogger("scriptorium.worker").warning("could not announce models: %s", exc)
+            if self._stop_event.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
 def run(app, *, burst: bool = False, preload: bool = True) -> None:
     """Preload the default model, then work the queue until stopped (or empty, with ``burst``)."""
     configure_logging()
     settings = app.config["SCRIPTORIUM"]
-    if preload:
-        from worker import pipeline
+    from worker import pipeline
 
+    pipeline.set_max_models(settings.worker_max_models)
+    if preload:
         try:
             pipeline.warm([settings.whisper_model], device=settings.whisper_device,
-                          compute_type=settings.whisper_compute_type)
+                          compute_type=settings.whisper_compute_type,
+                          allowed_paths=(*settings.whisper_model_paths, settings.whisper_model))
         except Exception as exc:  # a missing model fails the jobs that ask for it, with words; keep serving
             logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
     from worker.reaper import Reaper
 
-    reaper = Reaper(app)
+    reaper, announcer = Reaper(app), ModelAnnouncer(app)
     reaper.start()
+    announcer.start()
     try:
         make_worker(app).work(burst=burst, with_scheduler=False, logging_level="INFO")
     finally:
         reaper.stop()
+        announcer.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask import Flask
 from rq import get_current_job
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 
 from webapp import storage
 from webapp.extensions import db
@@ -34,6 +34,7 @@ STAGE_SPAN = {
 }
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes, at most
 HEARTBEAT_INTERVAL = 5.0  # seconds between "still alive" touches of a running transcript
+CANCEL_POLL_INTERVAL = 0.5  # seconds between looks at the row for a cancel (a primary-key SELECT)
 
 _app: Flask | None = None
 
@@ -67,15 +68,23 @@ def transcribe(transcript_id: int) -> dict | None:
 
 
 class Progress:
-    """Turns (stage, fraction) into the row's stage/progress, throttled, and notices cancellation."""
+    """Turns (stage, fraction) into the row's stage/progress, throttled, and notices cancellation.
 
-    def __init__(self, transcript_id: int):
+    The pipeline calls it often in every stage (per decoded chunk, and several times a second while a stage
+    runs in its helper thread); each call raises JobCancelled as soon as the watcher has seen the cancel, so a
+    cancel stops the job within about CANCEL_POLL_INTERVAL plus one call, whatever the stage.
+    """
+
+    def __init__(self, transcript_id: int, cancelled: threading.Event | None = None):
         self.transcript_id = transcript_id
+        self.cancelled = cancelled or threading.Event()
         self.stage: str | None = None
         self.last_write = 0.0
         self.last_pct = -1
 
     def __call__(self, stage: str, fraction: float = 0.0) -> None:
+        if self.cancelled.is_set():
+            raise JobCancelled()
         lo, hi = STAGE_SPAN.get(stage, (0, 100))
         pct = int(lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
         now = time.monotonic()
@@ -91,6 +100,8 @@ class Progress:
         db.session.rollback()
         t = db.session.get(Transcript, self.transcript_id, populate_existing=True)
         if t is None or t.status != "running" or t.worker != _me():
+            db.session.rollback()
+            self.cancelled.set()
             raise JobCancelled()
         t.stage, t.progress = stage, max(pct, t.progress) if stage == t.stage else pct
         db.session.commit()
@@ -101,13 +112,18 @@ def _me() -> str:
 
 
 class Heartbeat:
-    """Touches the running transcript's ``updated_at`` every few seconds from a thread, so the reaper can tell a
-    slow job from one whose worker died (SIGKILL, power loss)."""
+    """A thread beside the running job. Every few seconds it touches the transcript's ``updated_at``, so the reaper
+    can tell a slow job from one whose worker died (SIGKILL, power loss); twice a second it looks at the row and
+    sets ``cancelled`` once the transcript was cancelled, deleted or taken over, which the job's progress callback
+    turns into JobCancelled. (RQ's stop command does nothing to a SimpleWorker, which runs the job in-process.)"""
 
-    def __init__(self, app: Flask, transcript_id: int, interval: float | None = None):
+    def __init__(self, app: Flask, transcript_id: int, interval: float | None = None,
+                 poll: float = CANCEL_POLL_INTERVAL):
         self.app, self.transcript_id = app, transcript_id
         # several beats fit in the reaper's patience, however it is configured
         self.interval = interval or min(HEARTBEAT_INTERVAL, app.config["SCRIPTORIUM"].job_stale_after / 4)
+        self.poll = min(poll, self.interval)
+        self.cancelled = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{transcript_id}", daemon=True)
 
@@ -119,12 +135,20 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
+        last_beat = time.monotonic()
+        mine = [Transcript.id == self.transcript_id, Transcript.status == "running", Transcript.worker == _me()]
+        while not self._stop.wait(self.poll):
             try:
                 with self.app.app_context(), db.engine.begin() as conn:
-                    conn.execute(update(Transcript).where(
-                        Transcript.id == self.transcript_id, Transcript.status == "running",
-                        Transcript.worker == _me()).values(updated_at=datetime.now(timezone.utc)))
+                    if time.monotonic() - last_beat >= self.interval:
+                        last_beat = time.monotonic()
+                        still_mine = conn.execute(update(Transcript).where(*mine).values(
+                            updated_at=datetime.now(timezone.utc))).rowcount == 1
+                    else:
+                        still_mine = conn.scalar(select(Transcript.id).where(*mine)) is not None
+                if not still_mine:
+                    self.cancelled.set()
+                    return
             except Exception as exc:  # the database may be restarting; the next beat tries again
                 log.warning("heartbeat for transcript %s failed: %s", self.transcript_id, exc)
 
@@ -152,25 +176,29 @@ def _run(transcript_id: int) -> dict | None:
         log.info("transcript %s is gone, not queued, or queued under another job; nothing to do", transcript_id)
         return None
     t = db.session.get(Transcript, transcript_id)
+    key, options = t.media.storage_key, Options.from_dict(t.options)
+    # No transaction (and no pooled connection) may stay open through minutes of download and transcription:
+    # from here on each progress write is its own short transaction.
+    db.session.close()
     settings = get_app().config["SCRIPTORIUM"]
-    progress = Progress(transcript_id)
     started = time.monotonic()
     heart = Heartbeat(get_app(), transcript_id)
+    progress = Progress(transcript_id, heart.cancelled)
     heart.start()
     try:
         with tempfile.TemporaryDirectory(prefix="scriptorium-job-") as tmp:
             path = Path(tmp) / "media"
             fetch_t0 = time.monotonic()
-            key = t.media.storage_key
-            transient.retrying(lambda: storage.get().download(key, path))
+            transient.retrying(lambda: _fetch(settings, key, path))
             fetch_s = time.monotonic() - fetch_t0
             progress("fetch", 1.0)
             from worker import pipeline
 
             result = pipeline.transcribe(
-                path, Options.from_dict(t.options), progress=progress,
+                path, options, progress=progress,
                 device=settings.whisper_device, compute_type=settings.whisper_compute_type,
                 default_model=settings.whisper_model, max_duration_s=settings.max_duration_minutes * 60,
+                model_paths=settings.whisper_model_paths,
             )
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}
@@ -201,6 +229,11 @@ def _run(transcript_id: int) -> dict | None:
         raise
     finally:
         heart.stop()
+
+
+def _fetch(settings, key: str, path: Path) -> None:
+    """Download the stored media to ``path`` (called with no database transaction open)."""
+    storage.get().download(key, path)
 
 
 def _fail(transcript_id: int, message: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,33 +16,47 @@ import numpy as np
 from worker.result import Segment, Word
 
 log = logging.getLogger(__name__)
-_ALIGNERS: dict[tuple[str, str], Any] = {}
+_ALIGNERS: dict[tuple[str, str], Any] = {}  # only successful loads: (model, metadata)
+_FAILED: dict[tuple[str, str], float] = {}  # when a load last failed (monotonic), so it is not retried per job
+RETRY_AFTER_S = 600.0  # a model copied into the cache later is found within ten minutes, without a restart
+_now = time.monotonic
+
+
+def _try_load(language: str, device: str) -> Any:
+    """(model, metadata) for `language` from local files only; raises when none is available."""
+    import whisperx
+    from whisperx.alignment import DEFAULT_ALIGN_MODELS_HF, DEFAULT_ALIGN_MODELS_TORCH
+
+    name = os.environ.get("SCRIPTORIUM_ALIGN_MODEL") or None
+    if name is None and language in DEFAULT_ALIGN_MODELS_TORCH:
+        import torch
+        import torchaudio
+
+        bundle = getattr(torchaudio.pipelines, DEFAULT_ALIGN_MODELS_TORCH[language])
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(bundle._path).name
+        if not cached.is_file():  # torchaudio would download it
+            raise FileNotFoundError(cached)
+    elif name is None and language not in DEFAULT_ALIGN_MODELS_HF:
+        raise LookupError(f"no alignment model for {language}")
+    return whisperx.load_align_model(language, device, model_name=name, model_cache_only=True)
 
 
 def _load_aligner(language: str, device: str) -> Any | None:
-    """(model, metadata) for `language` from local files only, or None when none is available."""
+    """The cached aligner for `language`, or None when none is available. A success is kept for the life of the
+    process; a failure only for RETRY_AFTER_S, so a transient error or a model installed later is picked up."""
     key = (language, device)
     if key in _ALIGNERS:
         return _ALIGNERS[key]
-    aligner = None
+    failed_at = _FAILED.get(key)
+    if failed_at is not None and _now() - failed_at < RETRY_AFTER_S:
+        return None
     try:
-        import whisperx
-        from whisperx.alignment import DEFAULT_ALIGN_MODELS_HF, DEFAULT_ALIGN_MODELS_TORCH
-
-        name = os.environ.get("SCRIPTORIUM_ALIGN_MODEL") or None
-        if name is None and language in DEFAULT_ALIGN_MODELS_TORCH:
-            import torch
-            import torchaudio
-
-            bundle = getattr(torchaudio.pipelines, DEFAULT_ALIGN_MODELS_TORCH[language])
-            cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(bundle._path).name
-            if not cached.is_file():  # torchaudio would download it
-                raise FileNotFoundError(cached)
-        elif name is None and language not in DEFAULT_ALIGN_MODELS_HF:
-            raise LookupError(f"no alignment model for {language}")
-        aligner = whisperx.load_align_model(language, device, model_name=name, model_cache_only=True)
+        aligner = _try_load(language, device)
     except Exception as exc:  # offline and uncached is the normal case here, not an error
         log.info("no local alignment model for %s (%s); using whisper word timestamps", language, exc)
+        _FAILED[key] = _now()
+        return None
+    _FAILED.pop(key, None)
     _ALIGNERS[key] = aligner
     return aligner
 

@@ -102,3 +102,91 @@ def test_suppress_numerals_writes_numbers_as_words(tmp_path):
     assert any(ch.isdigit() for ch in plain), plain  # Whisper's habit: digits
     assert not any(ch.isdigit() for ch in spelled), spelled
     assert "tickets" in spelled.lower()
+
+
+def test_a_failed_aligner_load_is_retried_after_a_while_and_a_success_is_kept(monkeypatch):
+    """The loader (whisperx/torchaudio reading local files) is the boundary faked here."""
+    from worker import words
+
+    clock = [1000.0]
+    calls: list[str] = []
+    outcome: list[object] = [FileNotFoundError("not cached yet")]
+
+    def loader(language, device):
+        calls.append(language)
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+    monkeypatch.setattr(words, "_try_load", loader)
+    monkeypatch.setattr(words, "_now", lambda: clock[0])
+    monkeypatch.setattr(words, "_ALIGNERS", {})
+    monkeypatch.setattr(words, "_FAILED", {})
+
+    assert words._load_aligner("xx", "cpu") is None and calls == ["xx"]
+    clock[0] += words.RETRY_AFTER_S - 1
+    assert words._load_aligner("xx", "cpu") is None and calls == ["xx"]  # not retried on every job
+    outcome[0] = ("model", "metadata")  # the model was copied into the cache meanwhile
+    clock[0] += 2
+    assert words._load_aligner("xx", "cpu") == ("model", "metadata") and calls == ["xx", "xx"]
+    clock[0] += 10 * words.RETRY_AFTER_S
+    assert words._load_aligner("xx", "cpu") == ("model", "metadata") and calls == ["xx", "xx"]  # kept
+
+
+def _link_tree(src, dst):
+    """A second folder holding the same model files (hard links when the file system allows, else copies)."""
+    import os
+    import shutil
+
+    dst.mkdir()
+    for f in src.iterdir():
+        try:
+            os.link(f, dst / f.name)
+        except OSError:
+            shutil.copyfile(f, dst / f.name)
+    return dst
+
+
+def test_a_worker_keeps_only_the_most_recently_used_models(tmp_path, monkeypatch):
+    from webapp.model_registry import installed
+    from worker import pipeline
+
+    monkeypatch.setattr(pipeline, "_MODELS", type(pipeline._MODELS)())
+    monkeypatch.setattr(pipeline, "MAX_MODELS", 2)
+    allowed_root = tmp_path / "models"
+    allowed_root.mkdir()
+    extra = _link_tree(installed()["tiny.en"], allowed_root / "tiny-copy")
+    allowed = [str(allowed_root)]
+
+    tiny = pipeline.load_model("tiny.en", "cpu", "int8", allowed_paths=allowed)
+    pipeline.load_model("base", "cpu", "int8", allowed_paths=allowed)
+    # one spelling, one model; now the most recent
+    assert pipeline.load_model("TINY.EN", "cpu", "int8", allowed_paths=allowed) is tiny
+    assert pipeline.loaded_models() == ["base", "tiny.en"]
+    pipeline.load_model(str(allowed_root / "." / "tiny-copy"), "cpu", "int8", allowed_paths=allowed)  # a third model
+    assert pipeline.loaded_models() == ["tiny.en", str(extra.resolve())]  # base, least recently used, is gone
+    assert [key[:3] for key in pipeline._MODELS] == [("tiny.en", "cpu", "int8"), (str(extra.resolve()), "cpu", "int8")]
+
+
+def test_the_worker_refuses_a_model_path_nobody_allowed(tmp_path):
+    from webapp.model_registry import installed
+    from worker import pipeline
+
+    stray = _link_tree(installed()["tiny.en"], tmp_path / "stray")
+    with pytest.raises(ModelNotAvailable, match=r"model '.*stray' is not installed; installed: .*tiny\.en"):
+        pipeline.load_model(str(stray), "cpu", "int8", allowed_paths=[])
+
+
+def test_a_worker_says_which_models_it_holds(app):
+    """What the Models page can show: each live worker's models, through Redis."""
+    from webapp import queue
+    from webapp.model_registry import worker_models
+    from worker import pipeline
+    from worker.runner import ModelAnnouncer
+    from worker.tasks import _me
+
+    pipeline.load_model("tiny.en", "cpu", "int8")
+    ModelAnnouncer(app).announce()
+    with app.app_context():
+        held = worker_models(queue.connection())
+    assert "tiny.en" in held[_me()] and held[_me()] == pipeline.loaded_models()

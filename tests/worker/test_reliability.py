@@ -7,7 +7,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from jobhelpers import submit
 from webapp.extensions import db
@@ -113,3 +113,39 @@ def test_sigkill_mid_job_then_a_new_worker_finishes_it(app, client, auth, speech
                 proc.wait(30)
         for fh in logs:
             fh.close()
+
+
+def _idle_in_transaction(engine) -> int:
+    """Backends (other than ours) that sit inside an open transaction doing nothing."""
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' "
+                                "AND pid <> pg_backend_pid() AND datname = current_database()"))
+
+
+def test_no_transaction_stays_open_while_the_worker_downloads(app, client, auth, speech, run_jobs, monkeypatch):
+    """A multi-gigabyte download takes minutes; a transaction open across it holds back vacuum and a pooled
+    connection. The fetch is wrapped (not replaced) to look at pg_stat_activity while it runs."""
+    from sqlalchemy import create_engine
+
+    from worker import tasks
+
+    seen: list[int] = []
+    real_fetch = tasks._fetch
+    watcher = create_engine(app.config["SCRIPTORIUM"].database_url)
+
+    def fetch_and_look(settings, key, path):
+        # the heartbeat's own statements are instantaneous: wait (briefly) for a moment when nothing is open
+        deadline = time.monotonic() + 3
+        while (n := _idle_in_transaction(watcher)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append(n)
+        real_fetch(settings, key, path)
+
+    monkeypatch.setattr(tasks, "_fetch", fetch_and_look)
+    tid = submit(client, auth, speech("Nothing waits on an open transaction while this downloads."))
+    try:
+        run_jobs()
+    finally:
+        watcher.dispose()
+    assert seen == [0]
+    assert _row(app, tid)["status"] == "done"

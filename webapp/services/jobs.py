@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from rq.command import send_stop_job_command
 from rq.job import Job
 from sqlalchemy import func, select
 
@@ -21,6 +20,9 @@ def retry(t: Transcript) -> None:
 
 
 def _stop_rq_job(t: Transcript) -> None:
+    """Take a job that has not started off the queue. A running job needs nothing here: RQ's stop command
+    does nothing to the SimpleWorker we run (no child process to kill), so the worker instead watches the row
+    (twice a second) and its job stops at its next progress call once the row says cancelled or is gone."""
     if not t.rq_job_id:
         return
     conn = queue.connection()
@@ -28,13 +30,7 @@ def _stop_rq_job(t: Transcript) -> None:
         job = Job.fetch(t.rq_job_id, connection=conn)
     except Exception:
         return
-    status = job.get_status(refresh=True)
-    if status == "started":
-        try:
-            send_stop_job_command(conn, job.id)
-        except Exception as exc:  # the worker also checks the row's status between stages
-            log.warning("could not signal job %s to stop: %s", job.id, exc)
-    elif status in ("queued", "deferred", "scheduled"):
+    if job.get_status(refresh=True) in ("queued", "deferred", "scheduled"):
         job.cancel()
 
 

@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from webapp import queue, storage
+from webapp import model_registry, queue, storage
 from webapp.errors import Conflict, Invalid
 from webapp.extensions import db
 from webapp.media_probe import MediaError, MediaInfo, probe
@@ -77,7 +77,8 @@ def _int_or_none(key: str, value: Any) -> int | None:
     return n
 
 
-def normalise_options(raw: dict[str, Any] | None, default_model: str) -> dict[str, Any]:
+def normalise_options(raw: dict[str, Any] | None, default_model: str,
+                      model_paths: tuple[str, ...] = ()) -> dict[str, Any]:
     """Validated options with defaults filled in, so equal requests compare equal."""
     raw = dict(raw or {})
     if any(isinstance(v, str) and "\x00" in v for v in raw.values()):  # PostgreSQL text cannot hold NUL
@@ -86,7 +87,10 @@ def normalise_options(raw: dict[str, Any] | None, default_model: str) -> dict[st
     model = (raw.get("model") or "").strip() or default_model
     if len(model) > 200:
         raise SubmitError("model name is too long")
-    opts["model"] = model
+    try:  # one spelling per model; arbitrary paths refused (each would load another model into a worker)
+        opts["model"] = model_registry.normalise(model, (*model_paths, default_model))
+    except model_registry.ModelNotAvailable as exc:
+        raise SubmitError(str(exc)) from None
     lang = (raw.get("language") or "").strip()
     if lang and lang != "auto":
         if not _LANG_RE.match(lang):
@@ -329,7 +333,7 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     settings = current_app.config["SCRIPTORIUM"]
-    opts = normalise_options(options, settings.whisper_model)
+    opts = normalise_options(options, settings.whisper_model, settings.whisper_model_paths)
     filename = clean_filename(filename)
     title = clean_title(title)
     owner = owner or _default_owner()
