@@ -243,7 +243,7 @@ def test_edits_need_a_finished_transcript_and_the_owner(client, people, make_tra
     for path, form in ((f"segments/{own_seg}/text", {"text": "too early"}), (f"segments/{own_seg}/speaker",
                                                                            {"speaker": "", "new_name": ""})):
         resp = post(client, f"/transcripts/{mine}/{path}", form, htmx=True)
-        assert resp.status_code == 409 and "once it is done" in resp.get_data(as_text=True), path
+        assert resp.status_code == 409 and "when it is done" in resp.get_data(as_text=True), path
     queued = make_transcript(people["alice"][0], title="Not yet", status="queued")
     assert post(client, f"/transcripts/{queued}/segments/{own_seg}/text", {"text": "x"}, htmx=True).status_code == 409
     with app.app_context():
