@@ -299,7 +299,8 @@ def _fetch(f: RemoteFile, dest: Path, advance: Callable[[int], None], headers: d
                 if r.status_code in (401, 403):
                     raise HubError(f"{f.name}: the server refused the download ({r.status_code}); check HF_TOKEN and "
                                    "that the model's conditions are accepted")
-                r.raise_for_status()
+                if r.status_code >= 400:
+                    raise HubError(f"{f.name}: the server answered {r.status_code} for {f.url}")
                 if have and r.status_code != 206:  # the server ignored Range: start over
                     advance(-have)
                     have = 0

@@ -183,4 +183,5 @@ def resolve(name: str | None, device: str = "auto") -> Path | str:
     if cached:
         return cached
     names = ", ".join(found) or "none"
-    raise ModelNotAvailable(f"model '{name}' is not installed; installed: {names}")
+    raise ModelNotAvailable(f"model '{name}' is not installed; installed: {names} "
+                            f"(get it with `scriptorium models install {name}` where there is internet)")

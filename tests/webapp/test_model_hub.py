@@ -23,7 +23,10 @@ from webapp import model_auto, model_hub, model_registry
 
 REPO = "Systran/faster-whisper-small"
 GATED = "pyannote/speaker-diarization-community-1"
+ALIGN_NL = "jonatasgrosman/wav2vec2-large-xlsr-53-dutch"  # WhisperX's default Dutch aligner
 REVISION = "0123456789abcdef0123456789abcdef01234567"
+TOKEN = "hf_test_token_of_an_account_that_accepted"
+LFS = (".bin", ".safetensors", ".msgpack", ".pt")
 
 
 class Hub:
@@ -31,20 +34,28 @@ class Hub:
 
     def __init__(self, folder: Path):
         self.files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+        self.repos = {
+            REPO: self.files,
+            ALIGN_NL: {"config.json": b'{"model_type": "wav2vec2"}', "vocab.json": b'{"a": 1}',
+                       "preprocessor_config.json": b"{}", "model.safetensors": b"S" * 3000,
+                       "pytorch_model.bin": b"P" * 4000, "flax_model.msgpack": b"F" * 2000},
+            GATED: {"config.yaml": b"pipeline: {}", "segmentation/pytorch_model.bin": b"G" * 5000},
+        }
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.cut_after: int | None = None  # the first model.bin response stops after this many bytes
         self.corrupt = False
         self.sent: dict[str, int] = {}
 
-    def siblings(self) -> list[dict]:
+    def siblings(self, repo: str) -> list[dict]:
         out = []
-        for name, data in self.files.items():
+        for name, data in self.repos[repo].items():
             row = {"rfilename": name, "size": len(data),
                    "blobId": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
-            if name == "model.bin":  # stored in LFS: the hub publishes its sha256
+            if name.endswith(LFS):  # stored in LFS: the hub publishes its sha256
                 row["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
             out.append(row)
-        return out + [{"rfilename": "README.md", "size": 5, "blobId": "0" * 40}]  # not a model file: skipped
+        readme = [{"rfilename": "README.md", "size": 5, "blobId": "0" * 40}] if repo == REPO else []
+        return out + readme  # not a model file: skipped
 
 
 def _handler(hub: Hub):
@@ -74,18 +85,19 @@ def _handler(hub: Hub):
             hub.requests.append(("GET", self.path, self.headers.get("Range")))
             path = self.path.split("?", 1)[0]
             m = re.fullmatch(r"/api/models/(.+?)(?:/revision/([^/]+))?", path)
+            gated = self.headers.get("Authorization") != f"Bearer {TOKEN}"
             if m:
                 repo = m.group(1)
-                if repo == REPO:
-                    return self._json(200, {"id": REPO, "modelId": REPO, "sha": REVISION, "siblings": hub.siblings()})
-                if repo == GATED:
+                if repo == GATED and gated:
                     return self._json(403, {"error": "Access to model is restricted"}, {"X-Error-Code": "GatedRepo"})
+                if repo in hub.repos:
+                    return self._json(200, {"id": repo, "sha": REVISION, "siblings": hub.siblings(repo)})
                 return self._json(401, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-            m = re.fullmatch(rf"/{re.escape(REPO)}/resolve/{REVISION}/(.+)", path)
-            if not m or m.group(1) not in hub.files:
+            m = re.fullmatch(rf"/(\w+/[\w.-]+)/resolve/{REVISION}/(.+)", path)
+            if not m or m.group(2) not in hub.repos.get(m.group(1), {}) or (m.group(1) == GATED and gated):
                 return self._json(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
-            name = m.group(1)
-            data = hub.files[name]
+            name = m.group(2)
+            data = hub.repos[m.group(1)][name]
             if hub.corrupt and name == "model.bin":
                 data = data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:]
             start = 0
@@ -270,3 +282,39 @@ def test_auto_chooses_by_what_is_installed(hub, monkeypatch):
 ])
 def test_auto_rule(installed, device, cores, chosen):
     assert model_auto.choose(installed, device, cores) == chosen
+
+
+def test_align_installs_the_languages_default_aligner_where_words_finds_it(hub):
+    root = model_registry.models_dir()
+    punkt = root / "nltk_data" / "tokenizers" / "punkt_tab" / "english"
+    punkt.mkdir(parents=True)  # nltk's data comes from GitHub, which a test cannot reach: already there
+    result = invoke("install", "align:nl")
+    assert result.exit_code == 0, result.stderr
+    folder = root / "align" / "nl"
+    assert result.stdout.strip() == f"align:nl\t{folder}"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json", "model.safetensors", "preprocessor_config.json", model_hub.META, "vocab.json"]
+    assert json.loads((folder / model_hub.META).read_text())["source"] == ALIGN_NL
+    assert re.search(rf"align:nl\s+.*nl\s+{ALIGN_NL}", invoke("list", "--offline").stdout)
+    unknown = invoke("install", "align:xx")
+    assert unknown.exit_code != 0 and "no default aligner for language 'xx'" in unknown.stderr
+    assert invoke("remove", "align:nl").exit_code == 0 and not folder.exists()
+
+
+def test_diarization_installs_with_a_token_that_accepted_the_conditions(hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    result = invoke("install", "diarization")
+    assert result.exit_code == 0, result.stderr
+    folder = model_registry.models_dir() / "diarization"
+    assert f"SCRIPTORIUM_DIARIZATION_MODEL={folder}" in result.stdout
+    assert (folder / "segmentation" / "pytorch_model.bin").read_bytes() == b"G" * 5000
+    assert (folder / "config.yaml").is_file()
+
+
+def test_upload_form_lists_installed_models_with_a_hint(client, user_factory):
+    from webhelpers import login
+
+    user_factory("mo", password="mo-password")
+    assert login(client, "mo", "mo-password").status_code == 302
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<option value="tiny\.en"[^>]*>tiny\.en \(fastest, least accurate, English only\)</option>', page)
