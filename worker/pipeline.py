@@ -147,9 +147,9 @@ def transcribe(
     duration = len(samples) / media.SAMPLE_RATE
     done("decode")
 
-    name = options.model or default_model
     report("transcribe", 0.0)
     device, compute_type = pick_device(device, compute_type)
+    name = models.pick(options.model or default_model, device)  # "auto" -> the concrete model the result names
     model = load_model(name, device, compute_type)
     timings["load"] = round(time.perf_counter() - clock, 3)
     clock = time.perf_counter()
