@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clips import clip  # noqa: E402
+from clips import clip
 
 
 def one(model: str, path: str) -> dict:

@@ -8,7 +8,7 @@ A pure function of (installed names, device, cores), so it is tested without har
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 # best first; a ".en" model right after its multilingual sibling (which also detects the language)
 RANKING = ("large-v3-turbo", "large-v3", "large-v2", "distil-large-v3.5", "distil-large-v3", "distil-large-v2",
@@ -58,7 +58,7 @@ def device_here(device: str = "auto") -> str:
         import ctranslate2
 
         return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    except Exception:
+    except (ImportError, RuntimeError, OSError):  # no CTranslate2 (a web-only image) or no CUDA driver
         return "cpu"
 
 

@@ -23,10 +23,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Callable
 from urllib.parse import quote
 
 from webapp import model_registry as registry
@@ -110,7 +110,7 @@ def _token() -> str | None:
         from huggingface_hub import get_token
 
         return get_token()
-    except Exception:
+    except (ImportError, OSError):
         return None
 
 
@@ -120,7 +120,7 @@ def whisper_repos() -> dict[str, str]:
         from faster_whisper.utils import _MODELS
 
         return dict(_MODELS)
-    except Exception:
+    except ImportError:  # a web-only image
         return dict(_WHISPER_REPOS)
 
 
@@ -338,10 +338,8 @@ def install(name: str, progress: Callable[[int, int], None] | None = None, force
     Idempotent: an installed model (or a bundled one) returns at once. An interrupted install resumes.
     """
     p = plan(name)
-    if p.kind == "whisper" and not force:
-        bundled = registry.installed().get(p.folder.name)
-        if bundled is not None:
-            return bundled
+    if p.kind == "whisper" and not force and p.folder.name in registry.installed():  # bundled, or installed before
+        return Path(registry.resolve(p.folder.name))  # (assembles the bundled base on first use)
     if not force and _complete(p):
         if p.kind == "align":
             _punkt(p.folder.parent.parent)

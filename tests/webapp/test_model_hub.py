@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
