@@ -317,3 +317,56 @@ def test_upload_form_lists_installed_models_with_a_hint(client, user_factory):
     assert login(client, "mo", "mo-password").status_code == 302
     page = client.get("/").get_data(as_text=True)
     assert re.search(r'<option value="tiny\.en"[^>]*>tiny\.en \(fastest, least accurate, English only\)</option>', page)
+
+
+def test_admin_models_page_installs_in_the_background_and_the_list_updates(hub, client, user_factory, run_jobs):
+    from webhelpers import login, post
+
+    user_factory("admin", admin=True, password="admin-password")
+    assert login(client).status_code == 302
+    page = client.get("/admin/models").get_data(as_text=True)
+    assert "tiny.en" in page and "bundled" in page and ">small<" not in page
+
+    answer = post(client, "/admin/models/install", {"name": "small"}, htmx=True).get_data(as_text=True)
+    assert "waiting for a worker" in answer and 'hx-trigger="every 2s"' in answer  # polls while it runs
+    assert "small" not in model_registry.installed()  # nothing happened in the web request
+    run_jobs()
+    done = client.get("/admin/models", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert re.search(r"<td>small</td>\s*<td>\d+\.\d MB</td>", done) and "installed" in done
+    assert "hx-trigger" not in done  # polling stops
+    assert (model_registry.models_dir() / "small" / "model.bin").is_file()
+
+    bad = post(client, "/admin/models/install", {"name": "huge-v9"}, htmx=True).get_data(as_text=True)
+    assert "unknown model &#39;huge-v9&#39;" in bad or "unknown model 'huge-v9'" in bad
+
+
+def test_admin_remove_is_refused_while_a_queued_job_names_the_model(hub, client, user_factory, make_transcript):
+    from webhelpers import login, post
+
+    admin_id, _ = user_factory("admin", admin=True, password="admin-password")
+    assert login(client).status_code == 302
+    assert invoke("install", "small").exit_code == 0
+    tid = make_transcript(admin_id, status="queued")
+    from webapp.extensions import db
+    from webapp.models import Transcript
+
+    with client.application.app_context():
+        db.session.get(Transcript, tid).model = "small"
+        db.session.commit()
+    refused = post(client, "/admin/models/remove", {"name": "small"})
+    assert refused.status_code == 409 and "1 queued or running transcript(s) use it" in refused.get_data(as_text=True)
+    assert "small" in model_registry.installed()
+    with client.application.app_context():
+        db.session.get(Transcript, tid).status = "done"
+        db.session.commit()
+    assert post(client, "/admin/models/remove", {"name": "small"}).status_code == 200
+    assert "small" not in model_registry.installed()
+
+
+def test_the_models_page_is_for_admins_only(client, user_factory):
+    from webhelpers import login
+
+    user_factory("ann", password="ann-password")
+    assert login(client, "ann", "ann-password").status_code == 302
+    assert client.get("/admin/models").status_code == 404
+    assert "/admin/models" not in client.get("/").get_data(as_text=True)
