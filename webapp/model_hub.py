@@ -114,26 +114,35 @@ def _token() -> str | None:
         return None
 
 
+def _source_dict(package: str, module: str, name: str) -> dict[str, str] | None:
+    """A constant dict from an installed package's source, read without importing it (no torch, no CTranslate2)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        source = (Path(next(iter(spec.submodule_search_locations))) / module).read_text()
+    except OSError:
+        return None
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(getattr(t, "id", None) == name for t in targets) and node.value is not None:
+            return ast.literal_eval(node.value)
+    return None
+
+
 def whisper_repos() -> dict[str, str]:
     """faster-whisper's name -> hub repository map (the installed faster-whisper's, else a copy of 1.2.1's)."""
-    try:
-        from faster_whisper.utils import _MODELS
-
-        return dict(_MODELS)
-    except ImportError:  # a web-only image
-        return dict(_WHISPER_REPOS)
+    return _source_dict("faster_whisper", "utils.py", "_MODELS") or dict(_WHISPER_REPOS)
 
 
 def _whisperx_dict(name: str) -> dict[str, str]:
-    """A constant dict of whisperx/alignment.py read from its source (importing it would import torch)."""
-    spec = importlib.util.find_spec("whisperx")
-    if spec is None or not spec.submodule_search_locations:
+    """A constant dict of whisperx/alignment.py (importing it would import torch)."""
+    if importlib.util.find_spec("whisperx") is None:
         raise HubError("whisperx is not installed here: install the worker package to fetch aligners")
-    source = (Path(next(iter(spec.submodule_search_locations))) / "alignment.py").read_text()
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise HubError(f"whisperx.alignment has no {name}: this whisperx version is not supported")
+    found = _source_dict("whisperx", "alignment.py", name)
+    if found is None:
+        raise HubError(f"whisperx.alignment has no {name}: this whisperx version is not supported")
+    return found
 
 
 def folder_name(name: str) -> str:
@@ -175,6 +184,11 @@ def plan(name: str) -> Plan:
 
 def _canonical(repos: dict[str, str]) -> list[str]:
     return [n for n in repos if n not in _ALIASES]
+
+
+def whisper_names() -> list[str]:
+    """The faster-whisper model names (without the aliases large and turbo)."""
+    return _canonical(whisper_repos())
 
 
 def _hub_error(status: int, code: str | None, repo: str, name: str, detail: str = "") -> HubError:

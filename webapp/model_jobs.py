@@ -10,6 +10,7 @@ import hashlib
 import time
 
 from rq import get_current_job
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
@@ -32,11 +33,12 @@ def enqueue_install(name: str) -> str:
     jid = job_id(name)
     try:
         job = Job.fetch(jid, connection=connection())
+    except NoSuchJobError:
+        job = None
+    if job is not None:
         if job.get_status(refresh=False) in ("queued", "started", "deferred", "scheduled"):
             return jid
-        job.delete()
-    except Exception:  # noqa: BLE001  (rq raises NoSuchJobError, or a decode error for a stale key)
-        pass
+        job.delete()  # a finished or failed install of the same name: start afresh
     get_queue().enqueue("webapp.model_jobs.install_model", name, job_id=jid, job_timeout=6 * 3600,
                         result_ttl=3600, failure_ttl=24 * 3600, meta={"model": name, "done": 0, "total": 0})
     return jid

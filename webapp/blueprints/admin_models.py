@@ -19,9 +19,9 @@ def _admins_only():
 
 def _render(error: str | None = None, status: int = 200):
     jobs = model_jobs.install_jobs()
-    ctx = dict(installed=model_hub.list_installed(), uses=model_jobs.use_counts(), jobs=jobs, error=error,
-               active=any(j["status"] in ("queued", "started") for j in jobs),
-               names=model_hub._canonical(model_hub.whisper_repos()))
+    ctx = {"installed": model_hub.list_installed(), "uses": model_jobs.use_counts(), "jobs": jobs, "error": error,
+           "active": any(j["status"] in ("queued", "started") for j in jobs),
+           "names": model_hub.whisper_names()}
     # htmx swaps only 2xx answers: the fragment carries the error itself
     return render_template("admin/_models.html" if htmx else "admin/models.html", **ctx), 200 if htmx else status
 
