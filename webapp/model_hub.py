@@ -73,6 +73,14 @@ class NotOnHub(HubError):
     """The hub has no such repository (or hides it: private, no token)."""
 
 
+class _Refused(Exception):
+    """A file download answered 401/403 (a gated model whose conditions this token has not accepted)."""
+
+    def __init__(self, status: int, code: str | None):
+        super().__init__(status)
+        self.status, self.code = status, code
+
+
 @dataclass
 class RemoteFile:
     name: str  # path in the repository (or the file name of a plain URL)
@@ -311,8 +319,7 @@ def _fetch(f: RemoteFile, dest: Path, advance: Callable[[int], None], headers: d
                 if r.status_code == 416:  # nothing left to send: the file is complete (size unknown in advance)
                     return
                 if r.status_code in (401, 403):
-                    raise HubError(f"{f.name}: the server refused the download ({r.status_code}); check HF_TOKEN and "
-                                   "that the model's conditions are accepted")
+                    raise _Refused(r.status_code, r.headers.get("X-Error-Code"))
                 if r.status_code >= 400:
                     raise HubError(f"{f.name}: the server answered {r.status_code} for {f.url}")
                 if have and r.status_code != 206:  # the server ignored Range: start over
@@ -380,7 +387,12 @@ def install(name: str, progress: Callable[[int, int], None] | None = None, force
     for f in files:
         dest = work / f.name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        _fetch(f, dest, advance, headers)
+        try:
+            _fetch(f, dest, advance, headers)
+        except _Refused as exc:
+            if p.repo is None:
+                raise HubError(f"{f.url} refused the download ({exc.status})") from None
+            raise _hub_error(exc.status, exc.code or "GatedRepo", p.repo, p.name) from None
         _verify(dest, f)
     meta = {"name": p.name, "kind": p.kind, "source": p.repo or p.url, "revision": revision,
             "endpoint": endpoint() if p.repo else None, "languages": p.languages or ["any"],

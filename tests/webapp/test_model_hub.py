@@ -43,6 +43,7 @@ class Hub:
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.cut_after: int | None = None  # the first model.bin response stops after this many bytes
         self.corrupt = False
+        self.gate_api = True  # refuse a gated repo's file list too (else only its files)
         self.sent: dict[str, int] = {}
 
     def siblings(self, repo: str) -> list[dict]:
@@ -87,13 +88,15 @@ def _handler(hub: Hub):
             gated = self.headers.get("Authorization") != f"Bearer {TOKEN}"
             if m:
                 repo = m.group(1)
-                if repo == GATED and gated:
+                if repo == GATED and gated and hub.gate_api:
                     return self._json(403, {"error": "Access to model is restricted"}, {"X-Error-Code": "GatedRepo"})
                 if repo in hub.repos:
                     return self._json(200, {"id": repo, "sha": REVISION, "siblings": hub.siblings(repo)})
                 return self._json(401, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
             m = re.fullmatch(rf"/(\w+/[\w.-]+)/resolve/{REVISION}/(.+)", path)
-            if not m or m.group(2) not in hub.repos.get(m.group(1), {}) or (m.group(1) == GATED and gated):
+            if m and m.group(1) == GATED and gated:  # the hub lists a gated repo's files but refuses them
+                return self._json(403, {"error": "Access to model is restricted"}, {"X-Error-Code": "GatedRepo"})
+            if not m or m.group(2) not in hub.repos.get(m.group(1), {}):
                 return self._json(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
             name = m.group(2)
             data = hub.repos[m.group(1)][name]
@@ -215,11 +218,14 @@ def test_a_name_the_hub_does_not_have(hub):
     assert unknown.exit_code != 0 and "unknown model 'huge-v9'" in unknown.stderr and "large-v3-turbo" in unknown.stderr
 
 
-def test_a_gated_model_explains_the_licence_step(hub):
+@pytest.mark.parametrize("gate_api", [True, False], ids=["file-list-refused", "files-refused"])
+def test_a_gated_model_explains_the_licence_step(hub, gate_api):
+    hub.gate_api = gate_api
     result = invoke("install", "diarization")
     assert result.exit_code != 0
     assert f"Accept the conditions at {model_hub.endpoint()}/{GATED}" in result.stderr
     assert "HF_TOKEN" in result.stderr and "scriptorium models install diarization" in result.stderr
+    assert not (model_registry.models_dir() / "diarization").exists()
 
 
 def test_offline_names_the_command_to_run_where_there_is_internet(hub, monkeypatch):
