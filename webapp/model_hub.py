@@ -374,6 +374,9 @@ def install(name: str, progress: Callable[[int, int], None] | None = None, force
         raise HubError(f"cannot write to {root}: {exc.strerror}; set SCRIPTORIUM_MODELS_DIR to a writable folder") from None
     total = sum(f.size for f in files)
     done = sum(min((work / f.name).stat().st_size, f.size) for f in files if (work / f.name).is_file())
+    free = shutil.disk_usage(work).free
+    if total - done > free:
+        raise HubError(f"{p.name} needs {(total - done) / 1e9:.1f} GB more and {root} has {free / 1e9:.1f} GB free")
     state = {"done": done}
 
     def advance(n: int) -> None:

@@ -376,3 +376,14 @@ def test_the_models_page_is_for_admins_only(client, user_factory):
     assert login(client, "ann", "ann-password").status_code == 302
     assert client.get("/admin/models").status_code == 404
     assert "/admin/models" not in client.get("/").get_data(as_text=True)
+
+
+def test_an_install_that_cannot_fit_says_so_before_downloading(hub, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    result = invoke("install", "small")
+    assert result.exit_code != 0 and "small needs 0.1 GB more" in result.stderr and "0.0 GB free" in result.stderr
+    assert not model_bin_gets(hub)
