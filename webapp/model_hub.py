@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -181,7 +182,7 @@ def plan(name: str) -> Plan:
     name = _ALIASES.get(name, name)
     if name in repos:
         repo = repos[name]
-    elif "/" in name and name.count("/") == 1 and all(name.split("/")):
+    elif re.fullmatch(r"[\w-][\w.-]*/[\w-][\w.-]*", name):
         repo = name
     else:
         raise HubError(f"unknown model {name!r}: use a faster-whisper name ({', '.join(_canonical(repos))}), "
@@ -519,15 +520,11 @@ def remove(name: str) -> Path:
     if reason:
         raise HubError(f"{name} is not removed by this command: {reason}")
     root = registry.models_dir()
-    if name.startswith("align:"):
-        folder = root / "align" / name.split(":", 1)[1]
-    elif name == "diarization":
-        folder = root / "diarization"
-    else:
-        folder = root / folder_name(_ALIASES.get(name, name))
-    if not folder.is_dir() or root.resolve() not in folder.resolve().parents:
-        names = ", ".join(i.name for i in list_installed()) or "none"
-        raise HubError(f"{name!r} is not installed in {root}; installed: {names}")
+    present = {i.name: i.path for i in list_installed()}
+    key = name if name in present else folder_name(_ALIASES.get(name, name))
+    folder = present.get(key)
+    if folder is None or root.resolve() not in folder.resolve().parents:
+        raise HubError(f"{name!r} is not installed in {root}; installed: {', '.join(present) or 'none'}")
     shutil.rmtree(folder)
     shutil.rmtree(root / PARTIAL / folder.relative_to(root).as_posix().replace("/", "--"), ignore_errors=True)
     return folder

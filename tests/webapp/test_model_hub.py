@@ -216,6 +216,9 @@ def test_a_name_the_hub_does_not_have(hub):
     assert "the hub has no model 'someone/no-such-model'" in result.stderr
     unknown = invoke("install", "huge-v9")
     assert unknown.exit_code != 0 and "unknown model 'huge-v9'" in unknown.stderr and "large-v3-turbo" in unknown.stderr
+    for odd in ("../etc", "a/b/c", ".hidden/x"):
+        assert "unknown model" in invoke("install", odd).stderr
+    assert "'..' is not installed" in invoke("remove", "..").stderr
 
 
 @pytest.mark.parametrize("gate_api", [True, False], ids=["file-list-refused", "files-refused"])
