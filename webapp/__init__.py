@@ -81,6 +81,8 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     app.register_blueprint(hooks.bp)
     from webapp.blueprints import apidocs
     app.register_blueprint(apidocs.bp)
+    from webapp.blueprints import admin_models
+    app.register_blueprint(admin_models.bp)
 
     @app.before_request
     def _request_id() -> None:

@@ -18,7 +18,7 @@ from typing import Iterable
 
 from webapp.settings import default_models_dir
 
-DEFAULT_MODEL = "base"
+DEFAULT_MODEL = "auto"  # the best installed for the hardware: webapp.model_auto
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_SIZE = 145_217_532
 _MARKER = ".scriptorium-verified"
@@ -175,12 +175,16 @@ def normalise(name: str | None, allowed_paths: Iterable[str | os.PathLike] | Non
     model folder (the operator's command line). Other paths are refused: each spelling would load another model.
     """
     name = (name or DEFAULT_MODEL).strip()
+    if name == "auto":  # the worker picks the concrete model for its hardware (pick)
+        return name
     found = installed()
     by_lower = {n.lower(): n for n in found}
     if name.lower() in by_lower:
         return by_lower[name.lower()]
     if name.lower() in HUB_MODELS:
         return name.lower()
+    if "/" in name and name.replace("/", "--") in found:  # an org/repo id installed by `models install`
+        return name
     if _looks_like_path(name) and "\x00" not in name:
         real = Path(name).expanduser().resolve()
         for n, folder in found.items():
@@ -194,10 +198,26 @@ def normalise(name: str | None, allowed_paths: Iterable[str | os.PathLike] | Non
     raise ModelNotAvailable(f"model '{name[:100]}' is not installed; installed: {names}")
 
 
-def resolve(name: str | None, root: Path | None = None) -> Path | str:
-    """Turn a model name or path into a local folder; raise ModelNotAvailable naming what is installed."""
+def pick(name: str | None, device: str = "auto") -> str:
+    """The concrete model name for a configured one: "auto" (or none) becomes the best installed for this hardware."""
     name = name or DEFAULT_MODEL
+    if name != "auto":
+        return name
+    from webapp import model_auto
+
+    chosen = model_auto.choose(installed(), model_auto.device_here(device), model_auto.cores_here())
+    if chosen is None:
+        raise ModelNotAvailable("WHISPER_MODEL=auto found no Whisper model here; installed: "
+                                f"{', '.join(installed()) or 'none'}; run `scriptorium models install small`")
+    return chosen
+
+
+def resolve(name: str | None, root: Path | None = None, device: str = "auto") -> Path | str:
+    """Turn a model name or path into a local folder; raise ModelNotAvailable naming what is installed."""
+    name = pick(name, device)
     found = installed(root)
+    if "/" in name and name.replace("/", "--") in found:  # an org/repo id installed by `models install`
+        return found[name.replace("/", "--")]
     if name in found:
         return install(found[name]) if name == "base" and not _is_model_dir(found[name]) else found[name]
     path = Path(name).expanduser()
@@ -207,7 +227,8 @@ def resolve(name: str | None, root: Path | None = None) -> Path | str:
     if cached:
         return cached
     names = ", ".join(found) or "none"
-    raise ModelNotAvailable(f"model '{name}' is not installed; installed: {names}")
+    raise ModelNotAvailable(f"model '{name}' is not installed; installed: {names} "
+                            f"(get it with `scriptorium models install {name}` where there is internet)")
 
 
 # Which models each worker holds in memory: every worker process announces its list under its own key, with a

@@ -40,7 +40,7 @@ class Settings:
     s3_bucket: str = "scriptorium"
     s3_secure: bool = False
     watch_dir: Path | None = None
-    whisper_model: str = "base"
+    whisper_model: str = "auto"  # the best installed model for the hardware (webapp.model_auto)
     whisper_device: str = "auto"
     whisper_compute_type: str = "int8"
     max_upload_mb: int = 4096
@@ -244,7 +244,7 @@ def load(env: Mapping[str, str] | None = None, *, services: bool = True) -> Sett
     data_dir = Path(env.get("SCRIPTORIUM_DATA_DIR") or "./scriptorium-data").resolve()
     common = dict(
         data_dir=data_dir,
-        whisper_model=env.get("WHISPER_MODEL") or "base",
+        whisper_model=env.get("WHISPER_MODEL") or "auto",
         whisper_device=env.get("WHISPER_DEVICE") or "auto",
         whisper_compute_type=env.get("WHISPER_COMPUTE_TYPE") or "int8",
         max_upload_mb=_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"]) if env.get("MAX_UPLOAD_MB") else 4096,

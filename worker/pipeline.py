@@ -225,9 +225,10 @@ def transcribe(
     done("decode")
 
     allowed = None if model_paths is None else (*model_paths, default_model)
-    name = models.normalise(options.model or default_model, allowed)
     report("transcribe", 0.0)
     device, compute_type = pick_device(device, compute_type)
+    # "auto" -> the concrete model for this hardware, which the result names; then its one allowed spelling
+    name = models.normalise(models.pick(options.model or default_model, device), allowed)
 
     def asr(tick: Callable[[float], None]) -> tuple:
         nonlocal clock

@@ -51,7 +51,11 @@ def interpolate(value, env: dict[str, str]) -> str:
 
 def test_every_service_is_there_with_its_image_and_restart_policy(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "minio", "minio-init", "migrate", "web", "worker", "ingest"}
+    assert set(services) == {"postgres", "redis", "minio", "minio-init", "migrate", "web", "worker", "worker-gpu",
+                             "ingest"}
+    gpu = services["worker-gpu"]  # opt-in (`--profile gpu`), the Dockerfile's gpu target, the same queue
+    assert gpu["profiles"] == ["gpu"] and gpu["build"]["target"] == "gpu" and "AS gpu" in (ROOT / "Dockerfile").read_text()
+    assert gpu["command"] == services["worker"]["command"] and gpu["environment"]["WHISPER_DEVICE"] == "cuda"
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
     assert services["redis"]["command"][-2:] == ["--appendonly", "yes"]

@@ -33,6 +33,14 @@ def installed_models() -> list[str]:
     return names if default in names else [default, *names]
 
 
+@bp.app_template_global("model_hint")
+def model_hint(name: str) -> str:
+    """"fast / accurate" in a few words, beside each model on the upload form."""
+    from webapp.model_auto import hint
+
+    return hint(name)
+
+
 def _owned(transcript_id: int, **kw):
     return transcripts.owned(current_user(), transcript_id, **kw)
 
