@@ -1,7 +1,6 @@
 """`scriptorium models list|install|remove`: Whisper models, aligners and the diarization pipeline."""
 from __future__ import annotations
 
-import os
 
 import click
 

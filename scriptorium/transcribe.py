@@ -95,7 +95,7 @@ def transcribe(files, model, language, task, diarize, num_speakers, min_speakers
     opts = Options(model=model, language=language, task=task, diarize=diarize, num_speakers=num_speakers,
                    min_speakers=min_speakers, max_speakers=max_speakers, batch_size=batch_size,
                    initial_prompt=initial_prompt, hotwords=hotwords, suppress_numerals=suppress_numerals)
-    name = model or "base"
+    name = model or "auto"  # WHISPER_MODEL, else the best installed for this machine (README "Models")
     with Reporter(progress_mode, quiet) as reporter:
         if not items and not clashes:
             reporter.note(f"no media files in {', '.join(files)}")

@@ -62,8 +62,8 @@ def load_model(name: str | None, device: str = "auto", compute_type: str = "int8
     """The faster-whisper model for an allowed name or folder, loaded once and kept among the MAX_MODELS most
     recently used; raises ModelNotAvailable. ``allowed_paths`` None trusts any model folder (the command line);
     the worker passes the admin's list, so a job cannot name an arbitrary path. ``cpu_threads`` 0: one per core."""
-    canonical = models.normalise(name, allowed_paths)
     device, compute_type = pick_device(device, compute_type)
+    canonical = models.normalise(models.pick(name, device), allowed_paths)  # "auto": the best one installed
     cpu_threads = cpu_threads or os.cpu_count() or 4
     key = (canonical, device, compute_type, cpu_threads)
     with _LOAD_LOCK:
