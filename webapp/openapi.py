@@ -37,6 +37,8 @@ SCHEMAS: dict[str, Any] = {
             "source": {"type": "string", "enum": ["upload", "folder", "bucket"]}, "filename": {"type": "string"},
             "attempts": {"type": "integer"}, "created_at": NULLABLE_STR, "finished_at": NULLABLE_STR,
             "created": {"type": "boolean", "description": "false when the same file and options were already here"},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "your own tags on it"},
+            "shared_by": {"type": ["string", "null"], "description": "its owner, when someone shared it with you"},
         },
     },
     "TranscriptDetail": {
@@ -44,6 +46,7 @@ SCHEMAS: dict[str, Any] = {
             "type": "object", "required": ["segments", "speakers"],
             "properties": {
                 "language_probability": NULLABLE_NUM, "word_timing": NULLABLE_STR, "diarization": NULLABLE_STR,
+                "can_edit": {"type": "boolean", "description": "you may correct its text and speakers"},
                 "options": {"type": "object"}, "timings": {"type": ["object", "null"]},
                 "speakers": {"type": "array", "items": {"type": "object", "properties": {
                     "label": {"type": "string"}, "name": {"type": "string"}}}},
@@ -77,13 +80,15 @@ NOT_FOUND = _err("no such transcript, or not yours")
 PATHS: dict[str, Any] = {
     "/transcripts": {
         "get": {
-            "summary": "List your transcripts, newest first (admins: everyone's)",
+            "summary": "List your transcripts and those shared with you, newest first (admins: everyone's)",
             "operationId": "listTranscripts",
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
                     "queued", "running", "done", "failed", "cancelled"]}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "tag", "in": "query", "schema": {"type": "string"},
+                 "description": "only transcripts carrying this tag of yours (any case)"},
             ],
             "responses": {"200": _json("TranscriptList", "transcripts"), "401": UNAUTH},
         },

@@ -6,6 +6,7 @@ from flask import Blueprint, make_response, render_template, request
 from webapp.blueprints.auth import current_user, login_required
 from webapp.extensions import htmx
 from webapp.services import search as search_service
+from webapp.services import sharing, tags
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -17,6 +18,7 @@ def filters_from(args) -> search_service.Filters:
         language=(args.get("language") or "").strip()[:16] or None,
         date_from=search_service.parse_date(args.get("from")),
         date_to=search_service.parse_date(args.get("to")),
+        tag=(args.get("tag") or "").strip()[:64] or None,
     )
 
 
@@ -28,11 +30,13 @@ def search():
     filters = filters_from(request.args)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     hits = search_service.search(current_user(), q, filters, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
-    ctx = {"q": q, "filters": filters, "hits": hits[:PER_PAGE], "has_next": len(hits) > PER_PAGE, "page": page}
+    ctx = {"q": q, "filters": filters, "hits": hits[:PER_PAGE], "has_next": len(hits) > PER_PAGE, "page": page,
+           "shared_by": sharing.owner_names(current_user(), {h.transcript_id for h in hits[:PER_PAGE]})}
     if htmx and htmx.target == "results":
         resp = make_response(render_template("search/_results.html", **ctx))
     else:
         resp = make_response(render_template("search/search.html",
-                                             languages=search_service.languages(current_user()), **ctx))
+                                             languages=search_service.languages(current_user()),
+                                             all_tags=tags.all_for(current_user()), **ctx))
     resp.vary.add("HX-Request")
     return resp
