@@ -56,7 +56,7 @@ def list_transcripts():
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 200)
     offset = max(request.args.get("offset", 0, type=int) or 0, 0)
     status = request.args.get("status") or None
-    tag = (request.args.get("tag") or "").strip() or None
+    tag = (request.args.get("tag") or "").replace("\x00", "").strip() or None
     items = transcripts.list_for(g.user, status=status, tag=tag, limit=limit, offset=offset)
     return {"items": _with_sharing(items), "limit": limit, "offset": offset}
 

@@ -53,7 +53,7 @@ def _wants_json() -> bool:
 def index():
     """Upload form and the transcripts list; for htmx (filters, pages, refresh) just the list."""
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
-    tag = (request.args.get("tag") or "").strip()[:64] or None
+    tag = (request.args.get("tag") or "").replace("\x00", "").strip()[:64] or None
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     user = current_user()
     rows = transcripts.list_for(user, status=status, tag=tag, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)

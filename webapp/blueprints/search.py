@@ -12,13 +12,18 @@ bp = Blueprint("search", __name__)
 PER_PAGE = 20
 
 
+def _arg(args, name: str, size: int) -> str | None:
+    """A filter's text: NUL (which no stored name can contain, and PostgreSQL refuses) dropped, trimmed, cut."""
+    return (args.get(name) or "").replace("\x00", "").strip()[:size] or None
+
+
 def filters_from(args) -> search_service.Filters:
     return search_service.Filters(
-        speaker=(args.get("speaker") or "").strip()[:120] or None,
-        language=(args.get("language") or "").strip()[:16] or None,
+        speaker=_arg(args, "speaker", 120),
+        language=_arg(args, "language", 16),
         date_from=search_service.parse_date(args.get("from")),
         date_to=search_service.parse_date(args.get("to")),
-        tag=(args.get("tag") or "").strip()[:64] or None,
+        tag=_arg(args, "tag", 64),
     )
 
 
