@@ -125,7 +125,7 @@ PATHS: dict[str, Any] = {
                 "responses": {"200": _json("TranscriptDetail", "the transcript"), "401": UNAUTH, "404": NOT_FOUND}},
         "delete": {"summary": "Cancel if running, then remove the transcript and its stored media",
                    "operationId": "deleteTranscript", "parameters": [ID],
-                   "responses": {"204": {"description": "deleted"}, "401": UNAUTH, "404": NOT_FOUND}},
+                   "responses": {"204": {"description": "deleted"}, "401": UNAUTH, "403": _err("shared with you, but only its owner can do this"), "404": NOT_FOUND}},
     },
     "/transcripts/{id}/export.{format}": {
         "get": {
@@ -147,13 +147,13 @@ PATHS: dict[str, Any] = {
     "/transcripts/{id}/retry": {
         "post": {"summary": "Run a failed or cancelled transcript again", "operationId": "retryTranscript",
                  "parameters": [ID],
-                 "responses": {"202": _json("TranscriptSummary", "queued again"), "401": UNAUTH, "404": NOT_FOUND,
+                 "responses": {"202": _json("TranscriptSummary", "queued again"), "401": UNAUTH, "403": _err("shared with you, but only its owner can do this"), "404": NOT_FOUND,
                                "409": _err("still queued or running")}},
     },
     "/transcripts/{id}/cancel": {
         "post": {"summary": "Stop a queued or running job", "operationId": "cancelTranscript", "parameters": [ID],
                  "responses": {"200": _json("TranscriptSummary", "the transcript after cancelling"),
-                               "401": UNAUTH, "404": NOT_FOUND}},
+                               "401": UNAUTH, "403": _err("shared with you, but only its owner can do this"), "404": NOT_FOUND}},
     },
 }
 

@@ -4,13 +4,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from webhelpers import csrf, login, post
+from webhelpers import login, post
 
 
 @pytest.fixture
 def two(app, people, make_transcript):
     """Alice (the ``client``, signed in) owns two transcripts; Bob has his own signed-in client."""
-    alice_id, bob_id = people["alice"][0], people["bob"][0]
+    alice_id = people["alice"][0]
     shared = make_transcript(alice_id, title="Quarterly budget")
     private = make_transcript(alice_id, title="Alice diary", segments=[("SPEAKER_00", "My secret budget plans.")])
     bob = app.test_client()
