@@ -10,7 +10,8 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, insert, select
+from sqlalchemy import ColumnElement, delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from webapp.errors import Conflict, Invalid, NotFound
@@ -165,12 +166,9 @@ def add_to_collection(c: Collection, t: Transcript) -> None:
     that was only shared with its owner."""
     if t.owner_id != c.owner_id:
         raise Invalid("only the collection owner's own transcripts can be put in it")
-    present = db.session.scalar(select(exists().where(collection_items.c.collection_id == c.id,
-                                                      collection_items.c.transcript_id == t.id)))
-    if not present:
-        db.session.execute(insert(collection_items).values(collection_id=c.id, transcript_id=t.id,
-                                                           added_at=utcnow()))
-        db.session.commit()
+    db.session.execute(pg_insert(collection_items).values(collection_id=c.id, transcript_id=t.id, added_at=utcnow())
+                       .on_conflict_do_nothing())  # already in it: nothing to do
+    db.session.commit()
 
 
 def remove_from_collection(c: Collection, transcript_id: int) -> None:

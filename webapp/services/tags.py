@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from webapp.errors import Invalid
 from webapp.extensions import db
 from webapp.models import Tag, Transcript, User
 from webapp.models.sharing import transcript_tags
+from webapp.models.user import utcnow
 
 MAX_NAME = 64
 MAX_PER_TRANSCRIPT = 50
@@ -67,16 +69,17 @@ def add(user: User, t: Transcript, name: str) -> list[str]:
     """Put this person's tag ``name`` on ``t`` (made on first use); idempotent. Returns the transcript's tags."""
     name = clean(name)
     tag = _find(user, name)
-    if tag is None:
-        tag = Tag(owner_id=user.id, name=name)
-        db.session.add(tag)
-        db.session.flush()
+    if tag is None:  # ON CONFLICT: the same tag made at the same moment (another tab, the API) is one tag
+        db.session.execute(pg_insert(Tag).values(owner_id=user.id, name=name, created_at=utcnow())
+                           .on_conflict_do_nothing())
+        tag = _find(user, name)
     present = db.session.scalar(select(exists().where(transcript_tags.c.tag_id == tag.id,
                                                       transcript_tags.c.transcript_id == t.id)))
     if not present:
         if len(of(user, t)) >= MAX_PER_TRANSCRIPT:
             raise Invalid(f"a transcript can carry at most {MAX_PER_TRANSCRIPT} tags")
-        db.session.execute(insert(transcript_tags).values(tag_id=tag.id, transcript_id=t.id))
+        db.session.execute(pg_insert(transcript_tags).values(tag_id=tag.id, transcript_id=t.id)
+                           .on_conflict_do_nothing())
     db.session.commit()
     return of(user, t)
 
