@@ -210,3 +210,23 @@ def test_deleting_a_shared_transcript_ends_its_shares_and_links(client, two):
     assert client.delete(f"/api/v1/transcripts/{tid}", headers=alice_api).status_code == 204
     assert two["bob"].get("/api/v1/transcripts", headers=two["bob_api"]).get_json()["items"] == []
     assert client.get(f"/s/{token}").status_code == 404
+
+
+def test_collections_from_the_pages(client, two):
+    """Make a collection from the reader, add another transcript to it, share it with bob, revoke, delete."""
+    tid, other, bob = two["shared"], two["private"], two["bob"]
+    resp = post(client, "/collections", {"name": "Board", "transcript_id": str(tid)})
+    assert resp.status_code == 302 and f"/transcripts/{tid}" in resp.headers["Location"]
+    reader = _text(client.get(f"/transcripts/{other}"))
+    cid = int(re.search(r'<option value="(\d+)">Board</option>', reader).group(1))
+    assert post(client, f"/transcripts/{other}/collections", {"collection_id": str(cid)}).status_code == 302
+    page = _text(client.get(f"/collections/{cid}"))
+    assert "Quarterly budget" in page and "Alice diary" in page
+    assert post(client, f"/collections/{cid}/shares", {"user": "bob", "role": "viewer"}).status_code == 302
+    assert {"Quarterly budget", "Alice diary"} <= set(re.findall(r'/transcripts/\d+">([^<]+)<', _text(bob.get("/"))))
+    assert post(bob, f"/collections/{cid}/delete").status_code == 404  # not bob's to delete
+    assert post(client, f"/collections/{cid}/items/{other}/delete").status_code == 302
+    assert bob.get(f"/transcripts/{other}").status_code == 404 and bob.get(f"/transcripts/{tid}").status_code == 200
+    assert post(client, f"/collections/{cid}/delete").status_code == 302
+    assert bob.get(f"/transcripts/{tid}").status_code == 404
+    assert client.get(f"/transcripts/{tid}").status_code == 200  # the transcripts stay
