@@ -68,15 +68,26 @@ def build(conn, hours: int, words: list[str]) -> dict:
                       'media/bench/' || g, 'upload', now() - g * interval '1 hour'
                FROM generate_series(1, %s) g""", (3600.0 * HOURS_PER_TRANSCRIPT, n_transcripts))
         cur.execute(
-            """INSERT INTO transcripts (owner_id, media_id, title, status, progress, attempts, model, language,
-                                        duration, options, options_key, timings, created_at, updated_at)
-               SELECT CASE WHEN m.id %% 10 = 0 THEN %s ELSE %s END, m.id, 'Meeting ' || m.id, 'done', 100, 1,
+            """INSERT INTO transcripts (owner_id, media_id, title, original_name, status, progress, attempts, model,
+                                        language, duration, options, options_key, timings, created_at, updated_at)
+               SELECT CASE WHEN m.id %% 10 = 0 THEN %s ELSE %s END, m.id, 'Meeting ' || m.id, m.original_name,
+                      'done', 100, 1,
                       'base', CASE WHEN m.id %% 7 = 0 THEN 'de' ELSE 'en' END, m.duration, '{}', md5(m.id::text),
                       '{}', m.created_at, m.created_at
                FROM media m ORDER BY m.id""", (person_id, admin_id))
         cur.execute("INSERT INTO speakers (transcript_id, label, display_name) "
                     "SELECT t.id, 'SPEAKER_0' || s, CASE s WHEN 0 THEN 'Host' ELSE NULL END "
                     "FROM transcripts t, generate_series(0, 2) s")
+        # Sharing (issue 15): 5% of the admin's transcripts shared with the person directly, 5% through a
+        # shared collection, so the person's visibility clause has EXISTS lookups that find something.
+        cur.execute("INSERT INTO shares (transcript_id, user_id, role, created_by_id) SELECT id, %s, 'viewer', %s "
+                    "FROM transcripts WHERE owner_id = %s AND id %% 20 = 1", (person_id, admin_id, admin_id))
+        cur.execute("INSERT INTO collections (owner_id, name) VALUES (%s, 'bench') RETURNING id", (admin_id,))
+        collection_id = cur.fetchone()[0]
+        cur.execute("INSERT INTO collection_items (collection_id, transcript_id) SELECT %s, id FROM transcripts "
+                    "WHERE owner_id = %s AND id %% 20 = 2", (collection_id, admin_id))
+        cur.execute("INSERT INTO shares (collection_id, user_id, role, created_by_id) VALUES (%s, %s, 'editor', %s)",
+                    (collection_id, person_id, admin_id))
         timings["rows"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # Segment text: 12-20 Zipf-distributed words. exp(random() * ln N) is log-uniform on [1, N], i.e. Zipf
@@ -102,10 +113,12 @@ def build(conn, hours: int, words: list[str]) -> dict:
             "gin": gin, "person_id": person_id, "admin_id": admin_id, "timings": timings}
 
 
-def measure(conn, queries: list[str], owner: int | None) -> list[float]:
+def measure(conn, queries: list[str], owner: int | None, shared: bool = False) -> list[float]:
+    """``shared``: the visibility clause /search uses (own or shared, transcripts.may_see_sql); else own only."""
     from webapp.services.search import CANDIDATES, HEADLINE_OPTS, SQL
+    from webapp.services.transcripts import may_see_sql
 
-    where = " AND t.owner_id = %(uid)s" if owner else ""
+    where = "" if not owner else (" AND " + may_see_sql("t")) if shared else " AND t.owner_id = %(uid)s"
     sql = SQL.format(speaker_join="", where=where).replace(":q", "%(q)s").replace(":limit", "%(limit)s") \
         .replace(":offset", "%(offset)s").replace(":opts", "%(opts)s").replace(":uid", "%(uid)s") \
         .replace(":candidates", "%(candidates)s")
@@ -162,6 +175,7 @@ def main() -> None:
             measure(conn, queries[:20], None)  # warm the caches, as a running server would be
             admin = measure(conn, queries, None)
             person = measure(conn, queries, info["person_id"])
+            person_shared = measure(conn, queries, info["person_id"], shared=True)
             common = [f"{random.choice(words[10:100])} {random.choice(words[10:100])}" for _ in range(50)]
             frequent = measure(conn, common, None)
             hits = []
@@ -172,6 +186,7 @@ def main() -> None:
         print(f"matching segments per query (first 50): median {statistics.median(hits):.0f}, max {max(hits)}")
         print(summary("two words, admin (whole library)", admin))
         print(summary("two words, one person (10%)", person))
+        print(summary("... own or shared with them (+10%)", person_shared))
         print(summary("two very common words, admin", frequent))
         if args.keep:
             print(f"kept: {pg.url} (data in {root}); stop with pg_ctl -D {root / 'pg'} stop")

@@ -83,6 +83,10 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     app.register_blueprint(apidocs.bp)
     from webapp.blueprints import admin_models
     app.register_blueprint(admin_models.bp)
+    from webapp.blueprints import api_sharing, share_link, sharing_pages  # tags, collections, shares, /s/ links
+    app.register_blueprint(api_sharing.bp)
+    app.register_blueprint(share_link.bp)
+    app.register_blueprint(sharing_pages.bp)
 
     @app.before_request
     def _request_id() -> None:

@@ -35,3 +35,9 @@ class Conflict(DomainError):
     """Not possible in the thing's current state (409), e.g. a download of a transcript still running."""
 
     status = 409
+
+
+class Forbidden(DomainError):
+    """Visible to this person, but not theirs to change (403), e.g. a viewer's edit or an editor's delete."""
+
+    status = 403

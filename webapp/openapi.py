@@ -37,6 +37,8 @@ SCHEMAS: dict[str, Any] = {
             "source": {"type": "string", "enum": ["upload", "folder", "bucket"]}, "filename": {"type": "string"},
             "attempts": {"type": "integer"}, "created_at": NULLABLE_STR, "finished_at": NULLABLE_STR,
             "created": {"type": "boolean", "description": "false when the same file and options were already here"},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "your own tags on it"},
+            "shared_by": {"type": ["string", "null"], "description": "its owner, when someone shared it with you"},
         },
     },
     "TranscriptDetail": {
@@ -44,6 +46,7 @@ SCHEMAS: dict[str, Any] = {
             "type": "object", "required": ["segments", "speakers"],
             "properties": {
                 "language_probability": NULLABLE_NUM, "word_timing": NULLABLE_STR, "diarization": NULLABLE_STR,
+                "can_edit": {"type": "boolean", "description": "you may correct its text and speakers"},
                 "options": {"type": "object"}, "timings": {"type": ["object", "null"]},
                 "speakers": {"type": "array", "items": {"type": "object", "properties": {
                     "label": {"type": "string"}, "name": {"type": "string"}}}},
@@ -77,13 +80,15 @@ NOT_FOUND = _err("no such transcript, or not yours")
 PATHS: dict[str, Any] = {
     "/transcripts": {
         "get": {
-            "summary": "List your transcripts, newest first (admins: everyone's)",
+            "summary": "List your transcripts and those shared with you, newest first (admins: everyone's)",
             "operationId": "listTranscripts",
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
                     "queued", "running", "done", "failed", "cancelled"]}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "tag", "in": "query", "schema": {"type": "string"},
+                 "description": "only transcripts carrying this tag of yours (any case)"},
             ],
             "responses": {"200": _json("TranscriptList", "transcripts"), "401": UNAUTH},
         },
@@ -120,7 +125,7 @@ PATHS: dict[str, Any] = {
                 "responses": {"200": _json("TranscriptDetail", "the transcript"), "401": UNAUTH, "404": NOT_FOUND}},
         "delete": {"summary": "Cancel if running, then remove the transcript and its stored media",
                    "operationId": "deleteTranscript", "parameters": [ID],
-                   "responses": {"204": {"description": "deleted"}, "401": UNAUTH, "404": NOT_FOUND}},
+                   "responses": {"204": {"description": "deleted"}, "401": UNAUTH, "403": _err("shared with you, but only its owner can do this"), "404": NOT_FOUND}},
     },
     "/transcripts/{id}/export.{format}": {
         "get": {
@@ -142,13 +147,13 @@ PATHS: dict[str, Any] = {
     "/transcripts/{id}/retry": {
         "post": {"summary": "Run a failed or cancelled transcript again", "operationId": "retryTranscript",
                  "parameters": [ID],
-                 "responses": {"202": _json("TranscriptSummary", "queued again"), "401": UNAUTH, "404": NOT_FOUND,
+                 "responses": {"202": _json("TranscriptSummary", "queued again"), "401": UNAUTH, "403": _err("shared with you, but only its owner can do this"), "404": NOT_FOUND,
                                "409": _err("still queued or running")}},
     },
     "/transcripts/{id}/cancel": {
         "post": {"summary": "Stop a queued or running job", "operationId": "cancelTranscript", "parameters": [ID],
                  "responses": {"200": _json("TranscriptSummary", "the transcript after cancelling"),
-                               "401": UNAUTH, "404": NOT_FOUND}},
+                               "401": UNAUTH, "403": _err("shared with you, but only its owner can do this"), "404": NOT_FOUND}},
     },
 }
 

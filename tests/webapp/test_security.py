@@ -9,24 +9,36 @@ from flask import Blueprint
 from webhelpers import csrf, login
 
 # Routes anyone may reach. Keep this list short: every other route must refuse a stranger.
-PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio"}
-METHODS = ("GET", "POST", "DELETE")
+# The share-link routes (/s/<token>) answer only for a live token: test_sharing.py covers them.
+PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio",
+          "share_link.reader", "share_link.media", "share_link.download"}
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 @pytest.fixture
 def world(people, make_transcript, app):
-    """Alice's finished transcript (with a segment and a speaker) and Bob's token id, to aim requests at."""
+    """Alice's finished transcript (with a segment and a speaker, a tag, a share with the admin, a link, in a
+    collection) and Bob's token id, to aim requests at."""
     from webapp.extensions import db
-    from webapp.models import ApiToken, Segment, Transcript
+    from webapp.models import ApiToken, Segment, Transcript, User
+    from webapp.services import sharing, tags
 
     alice_id, _ = people["alice"]
     tid = make_transcript(alice_id, title="Alice private")
     with app.app_context():
         seg = db.session.scalars(db.select(Segment).where(Segment.transcript_id == tid)).first()
         bob_token_id = db.session.scalars(db.select(ApiToken.id).where(ApiToken.user_id == people["bob"][0])).first()
-        assert db.session.get(Transcript, tid) is not None
-    return {"transcript_id": tid, "segment_id": seg.id, "token_id": bob_token_id, "label": "SPEAKER_00",
-            "fmt": "txt", "filename": "app.css"}
+        segment_id = seg.id
+        t = db.session.get(Transcript, tid)
+        alice = db.session.get(User, alice_id)
+        tags.add(alice, t, "work")
+        share = sharing.share(alice, transcript=t, user="admin", role="viewer")
+        link, token = sharing.create_link(alice, t)
+        collection = sharing.create_collection(alice, "Meetings")
+        sharing.add_to_collection(collection, t)
+        ids = {"share_id": share.id, "link_id": link.id, "collection_id": collection.id}
+    return {"transcript_id": tid, "segment_id": segment_id, "token_id": bob_token_id, "label": "SPEAKER_00",
+            "fmt": "txt", "filename": "app.css", "tag": "work", "token": token, **ids}
 
 
 def _routes(app, world, needing: str | None = None):
@@ -237,7 +249,8 @@ def test_malformed_bodies_get_a_400_not_a_500(app, client, people, world):
             resp = client.open(url, method=method, data=body, headers=headers)
             assert resp.status_code < 500, (method, url, body, resp.status_code)
             if url.startswith("/api/"):
-                assert resp.status_code in (200, 202, 400, 404, 409) and "error" in (resp.get_json() or {"error": 1})
+                assert resp.status_code in (200, 202, 204, 400, 404, 409), (method, url, body, resp.status_code)
+                assert "error" in (resp.get_json() or {"error": 1}) or resp.status_code < 300
     resp = client.post("/api/v1/transcripts", data=b"{not json", headers=headers)
     assert resp.status_code == 400 and "multipart" in resp.get_json()["error"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from webapp.services import jobs, transcripts
+from webapp.services import jobs, sharing, tags, transcripts
 from webapp.services.accounts import user_for_token
 from webapp.services.downloads import export_response
 from webapp.services.submit import SubmitError, submit_media
@@ -23,7 +23,20 @@ def _require_token():
 
 
 def _owned(transcript_id: int, **kw):
+    """The token owner's own transcript (any, for an admin): retry, cancel and delete are the owner's alone."""
     return transcripts.owned(g.user, transcript_id, **kw)
+
+
+def _readable(transcript_id: int, **kw):
+    """A transcript the token's owner may see: their own or one shared with them."""
+    return transcripts.readable(g.user, transcript_id, **kw)
+
+
+def _with_sharing(rows) -> list[dict]:
+    """Summaries with the caller's own tags and, for what others shared, who shared it."""
+    tag_map = tags.of_many(g.user, [t.id for t in rows])
+    owners = sharing.shared_by(g.user, rows)
+    return [{**transcripts.summary(t), "tags": tag_map.get(t.id, []), "shared_by": owners.get(t.id)} for t in rows]
 
 
 @bp.post("/transcripts")
@@ -43,18 +56,20 @@ def list_transcripts():
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 200)
     offset = max(request.args.get("offset", 0, type=int) or 0, 0)
     status = request.args.get("status") or None
-    items = transcripts.list_for(g.user, status=status, limit=limit, offset=offset)
-    return {"items": [transcripts.summary(t) for t in items], "limit": limit, "offset": offset}
+    tag = (request.args.get("tag") or "").replace("\x00", "").strip() or None
+    items = transcripts.list_for(g.user, status=status, tag=tag, limit=limit, offset=offset)
+    return {"items": _with_sharing(items), "limit": limit, "offset": offset}
 
 
 @bp.get("/transcripts/<int:transcript_id>")
 def get_transcript(transcript_id: int):
-    return transcripts.detail(_owned(transcript_id, with_segments=True))
+    t = _readable(transcript_id, with_segments=True)
+    return {**transcripts.detail(t), **_with_sharing([t])[0], "can_edit": transcripts.can_edit(g.user, t)}
 
 
 @bp.get("/transcripts/<int:transcript_id>/export.<fmt>")
 def export_transcript(transcript_id: int, fmt: str):
-    return export_response(_owned(transcript_id, with_segments=True), fmt, request.args)
+    return export_response(_readable(transcript_id, with_segments=True), fmt, request.args)
 
 
 @bp.post("/transcripts/<int:transcript_id>/retry")

@@ -7,6 +7,7 @@ from webapp import openapi
 from webapp.blueprints.api import _require_token
 from webapp.blueprints.search import filters_from
 from webapp.services import search as search_service
+from webapp.services import sharing
 
 bp = Blueprint("api_search", __name__, url_prefix="/api/v1")
 bp.before_request(_require_token)
@@ -25,6 +26,7 @@ openapi.EXTRA_SCHEMAS["SearchHit"] = {
         "language": {"type": ["string", "null"]}, "rank": {"type": "number"},
         "snippet": {"type": "string", "description": "HTML-escaped text with matches in <mark>...</mark>"},
         "url": {"type": "string", "description": "the reader at this moment"},
+        "shared_by": {"type": ["string", "null"], "description": "the owner, when someone shared it with you"},
     },
 }
 openapi.EXTRA_SCHEMAS["SearchResults"] = {
@@ -43,6 +45,7 @@ openapi.EXTRA_PATHS["/search"] = {
             _query("language", "language code, such as en", {"type": "string"}),
             _query("from", "added on or after (YYYY-MM-DD)", {"type": "string", "format": "date"}),
             _query("to", "added on or before (YYYY-MM-DD)", {"type": "string", "format": "date"}),
+            _query("tag", "only transcripts carrying this tag of yours (any case)", {"type": "string"}),
             _query("limit", "hits per page (1-100, default 20)", {"type": "integer", "minimum": 1, "maximum": 100}),
             _query("offset", "hits to skip", {"type": "integer", "minimum": 0}),
         ],
@@ -61,9 +64,11 @@ def search():
     limit = min(max(request.args.get("limit", 20, type=int) or 20, 1), 100)
     offset = max(request.args.get("offset", 0, type=int) or 0, 0)
     hits = search_service.search(g.user, q, filters_from(request.args), limit=limit, offset=offset)
+    owners = sharing.owner_names(g.user, {h.transcript_id for h in hits})
     items = []
     for h in hits:
         item = h.as_dict()
+        item["shared_by"] = owners.get(h.transcript_id)
         item["url"] = url_for("pages.transcript", transcript_id=h.transcript_id, t=round(h.start, 2), _external=True)
         items.append(item)
     return {"query": q, "hits": items, "limit": limit, "offset": offset}

@@ -14,9 +14,10 @@ bp = Blueprint("edits", __name__, url_prefix="/transcripts/<int:transcript_id>")
 
 
 def _owned(transcript_id: int):
-    """The transcript without its text: every edit here touches one row, one segment or the speakers, so
-    none loads every word (a rename of a three-hour recording reads one row)."""
-    return transcripts.owned(current_user(), transcript_id)
+    """The transcript without its text, if the signed-in person may correct it (owner, admin, editor share;
+    a viewer gets 403). Every edit here touches one row, one segment or the speakers, so none loads every word
+    (a rename of a three-hour recording reads one row)."""
+    return transcripts.for_edit(current_user(), transcript_id)
 
 
 def _segment(t, segment_id: int):
@@ -27,7 +28,8 @@ def _segment(t, segment_id: int):
 
 
 def _ctx(t) -> dict:
-    return {"t": t, "names": t.speaker_names(), "colors": {s.label: i % 8 for i, s in enumerate(t.speakers)}}
+    return {"t": t, "names": t.speaker_names(), "colors": {s.label: i % 8 for i, s in enumerate(t.speakers)},
+            "can_edit": True}
 
 
 def _done_only(t) -> None:
@@ -43,7 +45,7 @@ def title(transcript_id: int):
         edits.set_title(t, request.form.get("title", ""))
         if not htmx:
             return redirect(url_for("pages.transcript", transcript_id=t.id))
-    return render_template("pages/_title.html", t=t, editing=bool(request.args.get("edit")))
+    return render_template("pages/_title.html", t=t, editing=bool(request.args.get("edit")), can_edit=True)
 
 
 @bp.post("/speakers/<label>")

@@ -34,7 +34,11 @@ def media_headers(media) -> dict[str, str]:
 @login_required
 def media(transcript_id: int):
     """Stream the recording. Honours one byte range, so the player can seek anywhere in a long file at once."""
-    m = transcripts.owned(current_user(), transcript_id).media
+    return serve(transcripts.readable(current_user(), transcript_id).media)
+
+
+def serve(m):
+    """The answer for one media row (the signed-in player's and a share link's): full, ranged, 304 or 416."""
     if not m.storage_key or not m.mime:  # nothing kept, or never probed as audio/video
         raise NotFound("no recording is kept for this transcript")
     store = storage.get()
@@ -65,4 +69,4 @@ def media(transcript_id: int):
 @login_required
 def download(transcript_id: int, fmt: str):
     """TXT, SRT, VTT or JSON from the shared export functions, named after the title."""
-    return export_response(transcripts.owned(current_user(), transcript_id, with_segments=True), fmt, request.args)
+    return export_response(transcripts.readable(current_user(), transcript_id, with_segments=True), fmt, request.args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.responses import HTMXResponseStopPolling
 
+from webapp.blueprints import sharing_pages
 from webapp.blueprints.auth import current_user, login_required
 from webapp.errors import DomainError
 from webapp.extensions import htmx
@@ -42,7 +43,13 @@ def model_hint(name: str) -> str:
 
 
 def _owned(transcript_id: int, **kw):
+    """The signed-in person's own transcript (any, for an admin): job actions are the owner's alone."""
     return transcripts.owned(current_user(), transcript_id, **kw)
+
+
+def _readable(transcript_id: int, **kw):
+    """A transcript the signed-in person may see: their own or one shared with them."""
+    return transcripts.readable(current_user(), transcript_id, **kw)
 
 
 def _wants_json() -> bool:
@@ -54,10 +61,13 @@ def _wants_json() -> bool:
 def index():
     """Upload form and the transcripts list; for htmx (filters, pages, refresh) just the list."""
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    tag = (request.args.get("tag") or "").replace("\x00", "").strip()[:64] or None
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    rows = transcripts.list_for(current_user(), status=status, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
-    ctx = {"items": rows[:PER_PAGE], "has_next": len(rows) > PER_PAGE, "page": page, "status": status,
-           "statuses": STATUSES}
+    user = current_user()
+    rows = transcripts.list_for(user, status=status, tag=tag, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
+    items = rows[:PER_PAGE]
+    ctx = {"items": items, "has_next": len(rows) > PER_PAGE, "page": page, "status": status,
+           "statuses": STATUSES, **sharing_pages.list_context(user, items, tag)}
     if htmx and htmx.target == "transcripts":
         resp = make_response(render_template("pages/_list.html", **ctx))
     else:
@@ -117,7 +127,7 @@ def status(transcript_id: int):
     ``?row=1`` (the list) also refreshes the row's action buttons out of band; ``?reader=1`` (the reader)
     reloads the page once the job is done, so the transcript appears.
     """
-    t = _owned(transcript_id)
+    t = _readable(transcript_id)
     where = "row" if request.args.get("row") else "reader" if request.args.get("reader") else None
     html = render_template("pages/_status.html", t=t, where=where, oob_actions=where == "row")
     if htmx and not t.active:
@@ -131,7 +141,8 @@ def status(transcript_id: int):
 def _after_action(t, message: str):
     """htmx swaps the updated row in; without JavaScript, back to the list with a message."""
     if htmx:
-        return render_template("pages/_row.html", t=t)
+        return render_template("pages/_row.html", t=t,
+                               **sharing_pages.list_context(current_user(), [t], None))
     flash(message)
     return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
                     else url_for("pages.index"))
@@ -178,12 +189,16 @@ def delete(transcript_id: int):
 @login_required
 def transcript(transcript_id: int):
     """The reader: player, speakers, segments with timed words; ``?t=SECONDS`` starts playback there."""
-    t = _owned(transcript_id, with_segments=True)
+    t = _readable(transcript_id, with_segments=True)
     start_at = request.args.get("t", type=float)
     names = t.speaker_names()
     colors = {s.label: i % 8 for i, s in enumerate(t.speakers)}
-    return render_template("pages/transcript.html", t=t, names=names, colors=colors, start_at=start_at,
-                           is_video=t.media.is_video)
+    resp = make_response(render_template(
+        "pages/transcript.html", t=t, names=names, colors=colors, start_at=start_at, is_video=t.media.is_video,
+        **sharing_pages.reader_context(current_user(), t)))
+    if t.owner_id != current_user().id:  # someone else's words: never kept in a shared cache
+        resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @bp.app_template_filter("clock")

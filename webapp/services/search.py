@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from webapp.extensions import db
 from webapp.models import User
+from webapp.services import tags, transcripts
 
 START, STOP = "\ue000", "\ue001"  # private-use marks: escaped text can never contain a real <mark>
 HEADLINE_OPTS = f"StartSel={START}, StopSel={STOP}, MaxWords=40, MinWords=16, ShortWord=2, MaxFragments=0"
@@ -29,9 +30,10 @@ class Filters:
     language: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    tag: str | None = None  # one of the searching person's own tags
 
     def active(self) -> bool:
-        return any((self.speaker, self.language, self.date_from, self.date_to))
+        return any((self.speaker, self.language, self.date_from, self.date_to, self.tag))
 
 
 @dataclass
@@ -94,7 +96,8 @@ ORDER BY h.rank DESC, h.transcript_id DESC, h.start
 
 
 def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 20, offset: int = 0) -> list[Hit]:
-    """Ranked hits among the transcripts ``user`` may see (their own; an admin sees all)."""
+    """Ranked hits among the transcripts ``user`` may see (their own and those shared with them; an admin sees
+    all)."""
     q = (q or "").strip()
     if not q:
         return []
@@ -103,9 +106,12 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     where, params = [], {"q": q[:500], "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
                          "candidates": CANDIDATES}
     speaker_join = ""
+    params["uid"] = user.id
     if not user.is_admin:
-        where.append("t.owner_id = :uid")
-        params["uid"] = user.id
+        where.append(transcripts.may_see_sql("t"))
+    if filters.tag:
+        where.append(tags.tagged_sql("t"))
+        params["tag"] = filters.tag
     if filters.speaker:
         speaker_join = "JOIN speakers fsp ON fsp.transcript_id = s.transcript_id AND fsp.label = s.speaker"
         where.append("coalesce(fsp.display_name, fsp.label) ILIKE :speaker")
@@ -127,10 +133,10 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
 
 
 def languages(user: User) -> list[str]:
-    """Languages of the user's finished transcripts, for the filter menu."""
+    """Languages of the transcripts the user may see, for the filter menu."""
     sql = "SELECT DISTINCT language FROM transcripts WHERE language IS NOT NULL"
     params: dict[str, Any] = {}
     if not user.is_admin:
-        sql += " AND owner_id = :uid"
+        sql += " AND " + transcripts.may_see_sql("transcripts")
         params["uid"] = user.id
     return sorted(db.session.scalars(text(sql + " ORDER BY language LIMIT 50"), params))
