@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
+from webapp.i18n import status_name
 from webapp.models import Segment, Transcript, User
 
 
@@ -39,10 +41,11 @@ def owned(user: User, transcript_id: int, *, with_segments: bool = False) -> Tra
     return t
 
 
-def require_done(t: Transcript, what: str = "downloads are ready") -> None:
+def require_done(t: Transcript, what: str | None = None) -> None:
     """Conflict unless the transcript is done (``what`` says what waits for it)."""
     if t.status != "done":
-        raise Conflict(f"the transcript is {t.status}; {what} when it is done")
+        what = what or _("downloads are ready")
+        raise Conflict(_("the transcript is %(status)s; %(what)s when it is done", status=status_name(t.status), what=what))
 
 
 def list_for(user: User, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Transcript]:
