@@ -9,7 +9,7 @@ from flask import Blueprint
 from webhelpers import csrf, login
 
 # Routes anyone may reach. Keep this list short: every other route must refuse a stranger.
-PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio"}
+PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio", "i18n.choose"}  # i18n: the language switch works signed out
 METHODS = ("GET", "POST", "DELETE")
 
 
