@@ -31,6 +31,11 @@ STATUS_NAMES = {
     "queued": _l("queued"), "running": _l("running"), "done": _l("done"), "failed": _l("failed"),
     "cancelled": _l("cancelled"),
 }
+# A running job's stage (worker/tasks.py writes the English word; webapp.models.transcript.STAGES).
+STAGE_NAMES = {
+    "fetch": _l("fetch"), "decode": _l("decode"), "transcribe": _l("transcribe"), "align": _l("align"),
+    "diarize": _l("diarize"), "store": _l("store"),
+}
 
 bp = Blueprint("i18n", __name__)
 babel = Babel()
@@ -65,6 +70,11 @@ def choose():
 def status_name(status: str | None) -> str:
     """A job state in the page's language."""
     return str(STATUS_NAMES.get(status or "", status or ""))
+
+
+def stage_name(stage: str | None) -> str:
+    """A running job's stage in the page's language (an unknown one as it is)."""
+    return str(STAGE_NAMES.get(stage or "", stage or ""))
 
 
 def language_name(code: str, fallback: str | None = None) -> str:
@@ -103,6 +113,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.add_template_filter(status_name, "status_name")
+    app.add_template_filter(stage_name, "stage_name")
     app.add_template_filter(language_name, "language_name")
     app.add_template_filter(when, "when")
     app.add_template_filter(day, "day")

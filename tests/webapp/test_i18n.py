@@ -181,3 +181,18 @@ def test_compiled_catalogues_match_their_sources():
         write_mo(compiled, catalogue)
         assert (folder / "messages.mo").read_bytes() == compiled.getvalue(), (
             f"webapp/translations/{lang}/LC_MESSAGES/messages.mo is stale: run `make translations`")
+
+
+def test_a_running_job_says_its_state_and_stage_in_the_language(client, people, make_transcript, app):
+    from webapp.extensions import db
+    from webapp.models import Transcript
+
+    tid = make_transcript(people["alice"][0], status="running")
+    with app.app_context():
+        t = db.session.get(Transcript, tid)
+        t.stage, t.progress = "align", 40
+        db.session.commit()
+    fragment = client.get(f"/transcripts/{tid}/status", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert '<span class="badge running">läuft</span>' in fragment and ">Ausrichtung</span>" in fragment
+    english = client.get(f"/transcripts/{tid}/status").get_data(as_text=True)
+    assert '<span class="badge running">running</span>' in english and ">align</span>" in english
