@@ -34,7 +34,9 @@ def test_reader_renders_in_german(client, people, make_transcript):
 
 
 def test_upload_page_renders_in_german(client, people):
-    page = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    resp = client.get("/", headers={"Accept-Language": "de"})
+    assert "Accept-Language" in resp.headers["Vary"] and "Cookie" in resp.headers["Vary"]  # caches keep them apart
+    page = resp.get_data(as_text=True)
     assert html_lang(page) == "de"
     for text in ("Aufnahmen transkribieren", "Automatisch erkennen", "Sprecher unterscheiden", "Ins Englische übersetzen",
                  "Audio- oder Videodateien hier ablegen", "Dateien auswählen…", "Noch nichts hier.",
