@@ -124,7 +124,9 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _vary(resp):
-        if not request.path.startswith(("/static/", *ENGLISH_ONLY_PREFIXES)):
+        """Words differ by language: a cache must keep pages and messages apart (not media, not static files)."""
+        if resp.mimetype in ("text/html", "text/plain", "application/json") and \
+                not request.path.startswith(("/static/", *ENGLISH_ONLY_PREFIXES)):
             resp.vary.add("Accept-Language")
             resp.vary.add("Cookie")
         return resp
