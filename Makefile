@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.scriptorium-setup
 PYTEST_ARGS ?=
 
-.PHONY: setup up test lint screenshots system-deps clean-data
+.PHONY: setup up test lint screenshots system-deps clean-data translations
 
 setup: $(STAMP)
 
@@ -41,6 +41,15 @@ lint: setup
 # Refresh the README's screenshots in docs/screenshots from the browser tests.
 screenshots: setup system-deps
 	SCRIPTORIUM_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
+
+# The interface's catalogues (README, "Languages of the interface"): gather the strings from the code and templates,
+# merge them into every language's .po (new ones come out empty, to translate), then compile the .mo files the app
+# reads (committed, so a checkout or an image needs no build step; tests/webapp/test_i18n.py checks both).
+translations:
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --add-location=file --sort-output \
+	  --project=Scriptorium --copyright-holder=Scriptorium -o webapp/translations/messages.pot .
+	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations --width=120 --no-fuzzy-matching
+	$(BIN)/pybabel compile -d webapp/translations --statistics
 
 clean-data:
 	rm -rf scriptorium-data

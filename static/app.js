@@ -2,6 +2,12 @@
 (function () {
   "use strict";
   var timer;
+  // The page's words for what this file says (base.html's #js-strings, in the interface's language).
+  function say(key, fallback, vars) {
+    var box = document.getElementById("js-strings"), text = (box && box.dataset[key]) || fallback;
+    Object.keys(vars || {}).forEach(function (k) { text = text.split("{" + k + "}").join(vars[k]); });
+    return text;
+  }
   function toast(message) {
     var box = document.getElementById("toast");
     if (!box) return;
@@ -12,10 +18,11 @@
   }
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr, text = (xhr.responseText || "").trim();
-    toast(text && text.length < 300 && text.charAt(0) !== "<" ? text : "That did not work (" + xhr.status + "). Reload the page and try again.");
+    toast(text && text.length < 300 && text.charAt(0) !== "<" ? text : say("failed", "That did not work ({status}). Reload the page and try again.", { status: xhr.status }));
   });
-  document.addEventListener("htmx:sendError", function () { toast("The server could not be reached. Check the connection and try again."); });
+  document.addEventListener("htmx:sendError", function () { toast(say("offline", "The server could not be reached. Check the connection and try again.")); });
   window.scriptoriumToast = toast;
+  window.scriptoriumSay = say;
 })();
 
 /* Job status, read out once per change: the status fragments are swapped every 2 s while a job runs, so they are
@@ -35,7 +42,7 @@
       seen[el.id] = now;
       if (announce && before !== undefined && now && now !== before) {
         var err = el.querySelector(".error");
-        lines.push((el.dataset.title || "Transcript") + ": " + now + (err ? " (" + err.textContent.trim() + ")" : ""));
+        lines.push((el.dataset.title || (window.scriptoriumSay ? window.scriptoriumSay("transcript", "Transcript") : "Transcript")) + ": " + now + (err ? " (" + err.textContent.trim() + ")" : ""));
       }
     });
     if (box && lines.length) box.textContent = lines.join(". ");

@@ -8,6 +8,12 @@
   var list = document.getElementById("uploads");
   var csrf = form.querySelector("[name=csrf_token]").value;
   var chain = Promise.resolve();
+  // The page's words (base.html's #js-strings, in the interface's language), English if they are missing.
+  function say(key, fallback, vars) {
+    var box = document.getElementById("js-strings"), text = (box && box.dataset[key]) || fallback;
+    Object.keys(vars || {}).forEach(function (k) { text = text.split("{" + k + "}").join(vars[k]); });
+    return text;
+  }
   form.classList.add("js");
   input.removeAttribute("required");
 
@@ -23,13 +29,13 @@
     name.textContent = file.name + " (" + sizeText(file.size) + ")";
     var bar = document.createElement("progress");
     bar.max = 100; bar.value = 0;
-    bar.setAttribute("aria-label", "Upload of " + file.name);
+    bar.setAttribute("aria-label", say("uploadOf", "Upload of {name}", { name: file.name }));
     var note = document.createElement("span");
     note.className = "upload-note muted";
     // The list is a polite live region: the percentage is for the eye only (the bar carries the value), so a
     // screen reader hears "uploading" and then the outcome, not every progress event.
     var msg = document.createElement("span");
-    msg.textContent = "waiting";
+    msg.textContent = say("waiting", "waiting");
     var pct = document.createElement("span");
     pct.setAttribute("aria-hidden", "true");
     note.append(msg, pct);
@@ -56,7 +62,7 @@
   function send(file, ui) {
     return new Promise(function (resolve) {
       if (file.type && /^(text|image|font)\//.test(file.type)) {
-        finish(ui, false, "not an audio or video file (" + file.type + ")");
+        finish(ui, false, say("notMedia", "not an audio or video file ({type})", { type: file.type }));
         return resolve();
       }
       var data = new FormData(form);
@@ -66,7 +72,7 @@
       xhr.open("POST", form.action);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-CSRF-Token", csrf);
-      ui.msg.textContent = "uploading";
+      ui.msg.textContent = say("uploading", "uploading");
       xhr.upload.onprogress = function (e) {
         if (e.lengthComputable) {
           ui.bar.value = Math.round(100 * e.loaded / e.total);
@@ -78,10 +84,10 @@
         try { body = JSON.parse(xhr.responseText); } catch (err) { /* not JSON: say so below */ }
         var r = (body.files || [])[0];
         if (xhr.status < 300 && r && r.ok) finish(ui, true, r.message, r.url);
-        else finish(ui, false, (r && r.error) || body.error || "the server refused the file (" + xhr.status + ")");
+        else finish(ui, false, (r && r.error) || body.error || say("refused", "the server refused the file ({status})", { status: xhr.status }));
         resolve();
       };
-      xhr.onerror = function () { finish(ui, false, "the upload was interrupted; try again"); resolve(); };
+      xhr.onerror = function () { finish(ui, false, say("interrupted", "the upload was interrupted; try again")); resolve(); };
       xhr.send(data);
     });
   }

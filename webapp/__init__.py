@@ -8,7 +8,7 @@ from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from webapp import queue, storage
+from webapp import i18n, queue, storage
 from webapp import settings as settings_mod
 from webapp.extensions import db, htmx, login_manager
 
@@ -64,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     login_manager.init_app(app)
     queue.init_app(app)  # one Redis client and one queue for the app's lifetime
     storage.init_app(app)  # one storage client (S3: one connection pool)
+    i18n.init_app(app)  # the interface's languages: Accept-Language or the header's switch (webapp/i18n.py)
 
     from webapp.blueprints import api, auth, health, pages
 

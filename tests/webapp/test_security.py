@@ -11,7 +11,8 @@ from webhelpers import csrf, login
 # Routes anyone may reach. Keep this list short: every other route must refuse a stranger.
 # The share-link routes (/s/<token>) answer only for a live token: test_sharing.py covers them.
 PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio",
-          "share_link.reader", "share_link.media", "share_link.download"}
+          "share_link.reader", "share_link.media", "share_link.download",
+          "i18n.choose"}  # i18n: the language switch works signed out
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from webapp.blueprints.auth import current_user, login_required
 from webapp.extensions import htmx
@@ -55,16 +57,16 @@ def change_password():
     wait = signin_limit.admit(ip, user.name)  # the current password is guessed no faster here than at /login
     if wait is not None:
         return render_template("account/account.html", tokens=accounts.tokens_of(user),
-                               password_error="Too many wrong passwords from here. Try again later."), 429
+                               password_error=_("Too many wrong passwords from here. Try again later.")), 429
     try:
         ended = accounts.change_password(user, form.get("current", ""), form.get("new", ""), form.get("repeat", ""))
     except accounts.AccountError as exc:
         return render_template("account/account.html", tokens=accounts.tokens_of(current_user()),
                                password_error=str(exc)), 422
     signin_limit.reset(ip, user.name)
-    others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
+    others = " " + ngettext("%(num)d other session signed out.", "%(num)d other sessions signed out.", ended) if ended else ""
     return render_template("account/account.html", tokens=accounts.tokens_of(current_user()),
-                           password_done="Password changed." + others)
+                           password_done=_("Password changed.") + others)
 
 
 @bp.post("/sign-out-everywhere")
@@ -73,5 +75,5 @@ def sign_out_everywhere():
     """End every session of this person, this one included (API tokens are not touched)."""
     accounts.end_all_sessions(current_user())
     session.clear()
-    flash("You are signed out everywhere: every browser has to sign in again.")
+    flash(_("You are signed out everywhere: every browser has to sign in again."))
     return redirect(url_for("auth.login"))

@@ -15,9 +15,12 @@ from urllib.parse import urlparse
 
 import flask_login
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import login_required  # noqa: F401  (re-exported: the page blueprints import it from here)
 
 from webapp.extensions import login_manager
+from webapp.i18n import duration_words
 from webapp.models import User
 from webapp.services import accounts, signin_limit
 
@@ -33,7 +36,7 @@ bp = Blueprint("auth", __name__)
 # with its own tests and no known defect: kept.)
 CSRF_EXEMPT = {"api", "api_search", "api_sharing", "hooks"}
 CSRF_HEADER = "X-CSRF-Token"
-CSRF_FAILED = "This form has expired. Reload the page and try again."
+CSRF_FAILED = lazy_gettext("This form has expired. Reload the page and try again.")
 
 
 def max_session_age() -> timedelta:
@@ -74,9 +77,7 @@ def login():
         name, ip = request.form.get("username", ""), request.remote_addr or "-"
         wait = signin_limit.admit(ip, name)
         if wait is not None:
-            minutes = max(1, round(wait / 60))
-            message = (f"Too many failed sign-ins from here. Try again in about {minutes} "
-                       f"minute{'s' if minutes != 1 else ''}.")
+            message = _("Too many failed sign-ins from here. Try again in about %(wait)s.", wait=duration_words(wait))
             return render_template("auth/login.html", error=message), 429, {"Retry-After": str(wait)}
         user = accounts.authenticate(name, request.form.get("password", ""))
         if user is not None:
@@ -86,7 +87,7 @@ def login():
             accounts.start_session(user, max_session_age())
             flask_login.login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        error = "That name and password do not match an account."
+        error = _("That name and password do not match an account.")
     return render_template("auth/login.html", error=error), (401 if error else 200)
 
 
@@ -114,7 +115,7 @@ def _check_csrf():
     sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(403, description=CSRF_FAILED)
+        abort(403, description=str(CSRF_FAILED))
     return None
 
 
@@ -127,7 +128,7 @@ def _inject_user():
 @bp.app_errorhandler(403)
 def _bad_request(err):
     code = getattr(err, "code", 400) or 400
-    message = getattr(err, "description", None) or "The request could not be understood."
+    message = getattr(err, "description", None) or _("The request could not be understood.")
     json_client = request.blueprint in CSRF_EXEMPT or request.path.startswith(("/api/", "/hooks/"))
     if json_client or request.accept_mimetypes.best == "application/json":  # the API, hooks, upload.js
         return {"error": message}, code

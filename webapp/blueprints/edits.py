@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from webapp.blueprints.auth import current_user, login_required
 from webapp.errors import NotFound
@@ -33,7 +34,7 @@ def _ctx(t) -> dict:
 
 
 def _done_only(t) -> None:
-    transcripts.require_done(t, "it can be corrected")
+    transcripts.require_done(t, _("it can be corrected"))
 
 
 @bp.route("/title", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, g, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
@@ -51,10 +52,10 @@ def register(app: Flask) -> None:
         if err.code is None or err.code < 400:
             return err
         if err.code == 404:
-            return negotiate(404, "not found")
+            return negotiate(404, _("not found"))
         if err.code == 413:
             limit = current_app.config["SCRIPTORIUM"].max_upload_mb
-            return negotiate(413, f"the file is larger than the upload limit of {limit} MB")
+            return negotiate(413, _("the file is larger than the upload limit of %(limit)s MB", limit=limit))
         if err.code >= 500:
             return _server_error(err)
         return negotiate(err.code, err.description or err.name)
@@ -63,9 +64,9 @@ def register(app: Flask) -> None:
     def _bad_value(err):
         """A value the database cannot hold (a NUL character, a number out of range): the request's fault."""
         db.session.rollback()
-        return negotiate(400, "the request contains a value that cannot be stored (such as a NUL character)")
+        return negotiate(400, _("the request contains a value that cannot be stored (such as a NUL character)"))
 
     @app.errorhandler(500)
     def _server_error(err):
         log.error("request %s failed: %s", g.get("request_id"), getattr(err, "original_exception", None) or err)
-        return negotiate(500, "internal error", request_id=g.get("request_id"))
+        return negotiate(500, _("internal error"), request_id=g.get("request_id"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_htmx.responses import HTMXResponseStopPolling
 
 from webapp.blueprints import sharing_pages
@@ -93,17 +94,17 @@ def upload():
             t = result.transcript
             results.append({"file": f.filename, "ok": True, "id": t.id, "title": t.title, "status": t.status,
                             "created": result.created, "url": url_for("pages.transcript", transcript_id=t.id),
-                            "message": "queued" if result.created else "already uploaded: the same transcript"})
+                            "message": _("queued") if result.created else _("already uploaded: the same transcript")})
         except SubmitError as exc:
             results.append({"file": f.filename, "ok": False, "error": str(exc), "status_code": exc.status})
     if _wants_json():
         if not files:
-            return {"error": "choose a file to upload"}, 400
+            return {"error": _("choose a file to upload")}, 400
         if len(results) == 1 and not results[0]["ok"]:
             return {"files": results, "error": results[0]["error"]}, results[0]["status_code"]
         return {"files": results}, (201 if any(r.get("created") for r in results) else 200)
     if not files:
-        flash("Choose a file to upload.")
+        flash(_("Choose a file to upload."))
     for r in results:
         flash(f"{r['file']}: {r['message'] if r['ok'] else r['error']}.")
     return redirect(url_for("pages.index"))
@@ -112,7 +113,7 @@ def upload():
 @bp.errorhandler(413)
 def _too_large(err):
     limit = current_app.config["SCRIPTORIUM"].max_upload_mb
-    message = f"the file is larger than the upload limit of {limit} MB"
+    message = _("the file is larger than the upload limit of %(limit)s MB", limit=limit)
     if _wants_json():
         return {"error": message}, 413
     flash(message[0].upper() + message[1:] + ".")
@@ -158,7 +159,7 @@ def retry(transcript_id: int):
         raise
     except Exception:  # the queue could not be reached: requeue recorded that on the row, in words
         pass
-    return _after_action(t, f"{t.title}: queued again.")
+    return _after_action(t, _("%(title)s: queued again.", title=t.title))
 
 
 @bp.post("/transcripts/<int:transcript_id>/cancel")
@@ -166,7 +167,7 @@ def retry(transcript_id: int):
 def cancel(transcript_id: int):
     t = _owned(transcript_id)
     jobs.cancel(t)
-    return _after_action(t, f"{t.title}: cancelled.")
+    return _after_action(t, _("%(title)s: cancelled.", title=t.title))
 
 
 @bp.post("/transcripts/<int:transcript_id>/delete")
@@ -181,7 +182,7 @@ def delete(transcript_id: int):
         resp = make_response("")
         resp.headers["HX-Redirect"] = url_for("pages.index")
         return resp
-    flash(f"{title}: deleted.")
+    flash(_("%(title)s: deleted.", title=title))
     return redirect(url_for("pages.index"))
 
 

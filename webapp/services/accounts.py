@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta, timezone
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -140,11 +141,11 @@ def end_all_sessions(user: User, keep: str | None = None) -> int:
 def change_password(user: User, current: str, new: str, repeated: str) -> int:
     """Set a new password and end every other session of this person; returns how many were ended."""
     if not user.check_password(current):
-        raise AccountError("The current password is not right.")
+        raise AccountError(_("The current password is not right."))
     if len(new) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The new password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(_("The new password needs at least %(num)d characters.", num=MIN_PASSWORD_LENGTH))
     if new != repeated:
-        raise AccountError("The new password and its repetition differ.")
+        raise AccountError(_("The new password and its repetition differ."))
     user.set_password(new)
     db.session.commit()
     return end_all_sessions(user, keep=user.session_id)
@@ -163,7 +164,7 @@ def issue_token(user: User, name: str) -> tuple[str, str]:
     """Issue a named token; returns (its secret, shown once and stored only hashed; the name as kept)."""
     name = " ".join((name or "").split())[:80]
     if not name:
-        raise AccountError("Give the token a name, such as the script or machine that will use it.")
+        raise AccountError(_("Give the token a name, such as the script or machine that will use it."))
     raw = user.issue_token(name)
     db.session.commit()
     return raw, name

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webapp.errors import Invalid
@@ -24,7 +25,7 @@ class EditError(Invalid):
 def set_title(t: Transcript, title: str) -> None:
     title = " ".join((title or "").split())
     if not title:
-        raise EditError("a title cannot be empty")
+        raise EditError(_("a title cannot be empty"))
     t.title = title[:255]
     db.session.commit()
 
@@ -33,7 +34,7 @@ def rename_speaker(t: Transcript, label: str, name: str) -> Speaker:
     """Give speaker ``label`` a name for the whole transcript (an empty name goes back to the label)."""
     speaker = next((s for s in t.speakers if s.label == label), None)
     if speaker is None:
-        raise EditError(f"there is no speaker {label!r} in this transcript")
+        raise EditError(_("there is no speaker %(label)r in this transcript", label=label))
     name = " ".join((name or "").split())[:120]
     speaker.display_name = name or None
     db.session.commit()
@@ -55,7 +56,7 @@ def reassign_segment(t: Transcript, seg: Segment, label: str | None, new_name: s
         label = new_speaker_label(t)
         t.speakers.append(Speaker(label=label, display_name=" ".join((new_name or "").split())[:120] or None))
     elif label and label not in {s.label for s in t.speakers}:
-        raise EditError(f"there is no speaker {label!r} in this transcript")
+        raise EditError(_("there is no speaker %(label)r in this transcript", label=label))
     seg.speaker = label or None
     for w in seg.words:
         w.speaker = seg.speaker
@@ -95,7 +96,7 @@ def edit_segment_text(t: Transcript, seg: Segment, text: str) -> bool:
     """Replace a segment's text; returns False when nothing changed."""
     tokens = (text or "").split()
     if not tokens:
-        raise EditError("a segment cannot be empty; reassign or leave it instead")
+        raise EditError(_("a segment cannot be empty; reassign or leave it instead"))
     new_text = " ".join(tokens)
     if new_text == seg.text.strip():
         return False

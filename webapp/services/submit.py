@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from webapp import model_registry, queue, storage
 from webapp.errors import Conflict, Invalid
 from webapp.extensions import db
+from webapp.i18n import status_name
 from webapp.media_probe import MediaError, MediaInfo, probe
 from webapp.models import Media, Transcript, User
 from webapp.models.media import SOURCES
@@ -71,9 +73,9 @@ def _int_or_none(key: str, value: Any) -> int | None:
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise SubmitError(f"{key} must be a whole number") from None
+        raise SubmitError(_("%(key)s must be a whole number", key=key)) from None
     if not 1 <= n <= 20:
-        raise SubmitError(f"{key} must be between 1 and 20")
+        raise SubmitError(_("%(key)s must be between 1 and 20", key=key))
     return n
 
 
@@ -82,11 +84,11 @@ def normalise_options(raw: dict[str, Any] | None, default_model: str,
     """Validated options with defaults filled in, so equal requests compare equal."""
     raw = dict(raw or {})
     if any(isinstance(v, str) and "\x00" in v for v in raw.values()):  # PostgreSQL text cannot hold NUL
-        raise SubmitError("an option contains a NUL character")
+        raise SubmitError(_("an option contains a NUL character"))
     opts = dict(OPTION_DEFAULTS)
     model = (raw.get("model") or "").strip() or default_model
     if len(model) > 200:
-        raise SubmitError("model name is too long")
+        raise SubmitError(_("model name is too long"))
     try:  # one spelling per model; arbitrary paths refused (each would load another model into a worker)
         opts["model"] = model_registry.normalise(model, (*model_paths, default_model))
     except model_registry.ModelNotAvailable as exc:
@@ -94,11 +96,11 @@ def normalise_options(raw: dict[str, Any] | None, default_model: str,
     lang = (raw.get("language") or "").strip()
     if lang and lang != "auto":
         if not _LANG_RE.match(lang):
-            raise SubmitError(f"language must be a code such as 'en' or 'de', or 'auto'; got {lang[:20]!r}")
+            raise SubmitError(_("language must be a code such as 'en' or 'de', or 'auto'; got %(got)r", got=lang[:20]))
         opts["language"] = lang.lower()
     task = (raw.get("task") or "transcribe").strip()
     if task not in ("transcribe", "translate"):
-        raise SubmitError("task must be 'transcribe' or 'translate'")
+        raise SubmitError(_("task must be 'transcribe' or 'translate'"))
     opts["task"] = task
     opts["diarize"] = _flag(raw.get("diarize", False))
     for key in ("num_speakers", "min_speakers", "max_speakers"):
@@ -106,7 +108,7 @@ def normalise_options(raw: dict[str, Any] | None, default_model: str,
     for key in ("initial_prompt", "hotwords"):
         text = (raw.get(key) or "").strip()
         if len(text) > 500:
-            raise SubmitError(f"{key} must be at most 500 characters")
+            raise SubmitError(_("%(key)s must be at most 500 characters", key=key))
         opts[key] = text or None
     opts["suppress_numerals"] = _flag(raw.get("suppress_numerals", False))
     return opts
@@ -130,7 +132,7 @@ def _spool(stream: BinaryIO, limit: int, tmp_dir: Path) -> tuple[Path, str, int]
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"the file is larger than the limit of {limit // (1024 * 1024)} MB")
+                    raise TooLarge(_("the file is larger than the limit of %(mb)s MB", mb=limit // (1024 * 1024)))
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:
@@ -151,10 +153,10 @@ def clean_title(title: str | None) -> str | None:
     if title is None or not title.strip():
         return None
     if "\x00" in title:
-        raise SubmitError("the title contains a NUL character")
+        raise SubmitError(_("the title contains a NUL character"))
     title = " ".join(title.split())
     if len(title) > TITLE_MAX:
-        raise SubmitError(f"the title must be at most {TITLE_MAX} characters (it has {len(title)})")
+        raise SubmitError(_("the title must be at most %(max)d characters (it has %(len)d)", max=TITLE_MAX, len=len(title)))
     return title
 
 
@@ -173,7 +175,7 @@ def not_media_reason(filename: str) -> str | None:
     """Why a file is certainly not audio or video, judged by its name (the upload page's early answer), or None."""
     guess = mimetypes.guess_type(filename)[0] or ""
     if guess.startswith(_NOT_MEDIA_PREFIXES) or guess.endswith(_NOT_MEDIA_SUFFIXES) or guess in _NOT_MEDIA:
-        return f"not an audio or video file ({guess})"
+        return _("not an audio or video file (%(type)s)", type=guess)
     return None
 
 
@@ -257,7 +259,7 @@ def _attach(path: Path, sha: str, size: int, filename: str, source: str, owner_i
     mime = content_type(info) if info is not None and not problem else None
     stored = False
     try:
-        for _ in range(3):
+        for _attempt in range(3):
             if not problem:
                 # The bytes go up before the lock is taken (a large upload must not hold it); checked again below.
                 known = db.session.scalar(select(Media).where(Media.sha256 == sha))
@@ -340,7 +342,7 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
     path, sha, size = _spool(stream, settings.max_upload_mb * 1024 * 1024, settings.data_dir / "tmp")
     try:
         if size == 0:
-            raise SubmitError("the file is empty")
+            raise SubmitError(_("the file is empty"))
         problem, info = _probe(path)
         return _attach(path, sha, size, filename, source, owner.id, opts, problem, info, title)
     finally:
@@ -350,7 +352,7 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
 def check_retryable(t: Transcript) -> None:
     """Raise Conflict when ``t`` cannot run again: it is running, or no recording was kept for it."""
     if t.active:
-        raise Conflict(f"the transcript is {t.status}; only finished ones can be run again")
+        raise Conflict(_("the transcript is %(status)s; only finished ones can be run again", status=status_name(t.status)))
     if not t.media.storage_key:
         raise Conflict(f"there is no recording to transcribe: {t.error or 'the file was not audio or video'}")
 

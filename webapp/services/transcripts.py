@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, select, text
 from sqlalchemy.orm import selectinload
 
 from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.extensions import db
+from webapp.i18n import status_name
 from webapp.models import Segment, Transcript, User
 
 
@@ -76,7 +78,7 @@ def for_edit(user: User, transcript_id: int) -> Transcript:
     """A transcript this user may correct; Forbidden (403) for a viewer, NotFound for anyone else."""
     t = readable(user, transcript_id)
     if not can_edit(user, t):
-        raise Forbidden("this transcript is shared with you to read; only its owner or an editor can change it")
+        raise Forbidden(_("this transcript is shared with you to read; only its owner or an editor can change it"))
     return t
 
 
@@ -85,14 +87,15 @@ def owned(user: User, transcript_id: int, *, with_segments: bool = False) -> Tra
     sharing). Forbidden when it is only shared with them, NotFound when they cannot see it at all."""
     t = readable(user, transcript_id, with_segments=with_segments)
     if not is_owner(user, t):
-        raise Forbidden("only the owner of this transcript can do that")
+        raise Forbidden(_("only the owner of this transcript can do that"))
     return t
 
 
-def require_done(t: Transcript, what: str = "downloads are ready") -> None:
+def require_done(t: Transcript, what: str | None = None) -> None:
     """Conflict unless the transcript is done (``what`` says what waits for it)."""
     if t.status != "done":
-        raise Conflict(f"the transcript is {t.status}; {what} when it is done")
+        what = what or _("downloads are ready")
+        raise Conflict(_("the transcript is %(status)s; %(what)s when it is done", status=status_name(t.status), what=what))
 
 
 def list_for(user: User, *, status: str | None = None, limit: int = 50, offset: int = 0,
