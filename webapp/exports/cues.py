@@ -183,13 +183,14 @@ def _prefix(style: str | None, speaker: str | None, names: Mapping[str, str] | N
 
 
 def _runs(words: list[Word], max_pause_ms: int) -> list[tuple[list[Word], bool]]:
-    """Split words where the speaker changes (a new turn) or a long pause falls: no cue spans either."""
+    """Split words where the speaker changes (a new turn), a long pause falls or the language changes: no cue
+    spans any of them."""
     runs: list[tuple[list[Word], bool]] = []
     for word in words:
         last = runs[-1][0][-1] if runs else None
         if last is None or word.speaker != last.speaker:
             runs.append(([word], True))
-        elif word.start_ms - last.end_ms > max_pause_ms:
+        elif word.start_ms - last.end_ms > max_pause_ms or word.language != last.language:
             runs.append(([word], False))
         else:
             runs[-1][0].append(word)

@@ -49,6 +49,7 @@ class Word:
     start_ms: int
     end_ms: int
     speaker: str | None
+    language: str | None = None  # the segment's: a cue never spans a change of language
 
 
 def to_ms(seconds: float | None, default: int = 0) -> int:
@@ -81,7 +82,7 @@ def flatten_words(segments: Iterable[Segment]) -> list[Word]:
     for seg in segments:
         seg_start = to_ms(seg.get("start"))
         seg_end = max(seg_start, to_ms(seg.get("end"), seg_start))
-        speaker = seg.get("speaker")
+        speaker, language = seg.get("speaker"), seg.get("language")
         raw = [w for w in seg.get("words") or [] if str(w.get("word") or "").strip()]
         if raw:
             timed = _timed_words(raw, seg_start, seg_end, speaker)
@@ -92,9 +93,9 @@ def flatten_words(segments: Iterable[Segment]) -> list[Word]:
         for word in timed:
             pieces = _pieces(word.text)
             if len(pieces) == 1:
-                words.append(word)
+                words.append(Word(word.text, word.start_ms, word.end_ms, word.speaker, language))
             else:  # share the word's time among its characters
-                words.extend(Word(p, s, e, word.speaker) for p, (s, e) in
+                words.extend(Word(p, s, e, word.speaker, language) for p, (s, e) in
                              zip(pieces, _share(word.start_ms, word.end_ms, pieces)))
     return words
 

@@ -18,6 +18,7 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 STAGES = ("fetch", "decode", "transcribe", "align", "diarize", "store")
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+RTL_LANGUAGES = frozenset({"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})  # written right to left
 LOW_CONFIDENCE = 0.5  # a detected language less sure than this is flagged in the reader, not silently trusted
 
 # Search (issue 14): each segment is indexed with the text-search configuration of its own language (PostgreSQL's
@@ -143,6 +144,10 @@ class Segment(db.Model):
     words: Mapped[list["Word"]] = relationship(
         back_populates="segment", order_by="Word.idx", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @property
+    def rtl(self) -> bool:
+        return self.language in RTL_LANGUAGES
 
     def as_dict(self) -> dict[str, Any]:
         return {
