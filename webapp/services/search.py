@@ -85,16 +85,15 @@ def parse_date(raw: str | None) -> date | None:
         return None
 
 
+# Step 1: the query read in every configuration (~0.5 ms). Its results go back into step 2 as constants, so the
+# planner sees the real tsquery and estimates its matches from the index statistics.
+PARSE_SQL = """
+SELECT array_agg(websearch_to_tsquery(cfg::regconfig, :q)::text ORDER BY n)
+FROM unnest(CAST(:configs AS text[])) WITH ORDINALITY u(cfg, n)
+"""
+
 SQL = """
-WITH p AS (
-    SELECT array_agg(websearch_to_tsquery(cfg::regconfig, :q) ORDER BY n) AS per
-    FROM unnest(CAST(:configs AS text[])) WITH ORDINALITY u(cfg, n)
-),
-q AS (  -- any language's reading of the query: what the index looks up
-    SELECT p.per, (SELECT string_agg(DISTINCT '(' || x::text || ')', ' | ')
-                   FROM unnest(p.per) x WHERE numnode(x) > 0)::tsquery AS query
-    FROM p
-),
+WITH q AS (SELECT CAST(:query AS tsquery) AS query, CAST(:per AS tsquery[]) AS per),
 hits AS MATERIALIZED (
     SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, c.language, c.own,
            ts_rank(c.tsv, c.own) AS rank
@@ -105,9 +104,10 @@ hits AS MATERIALIZED (
         {speaker_join}
         CROSS JOIN q
         CROSS JOIN LATERAL (SELECT q.per[array_position(CAST(:configs AS text[]), {seg_config}::text)] AS own) o
-        WHERE s.tsv @@ q.query AND s.tsv @@ o.own {where}
+        WHERE s.tsv @@ CAST(:query AS tsquery) {where}
         LIMIT :candidates
     ) c
+    WHERE c.tsv @@ c.own  -- after the cap: here the planner's estimate (from the index statistics) holds
     ORDER BY rank DESC, c.transcript_id DESC, c.start
     LIMIT :limit OFFSET :offset
 )
@@ -122,6 +122,14 @@ ORDER BY h.rank DESC, h.transcript_id DESC, h.start
 """
 
 
+def union(per: list[str]) -> str | None:
+    """One tsquery (text) matching what any configuration's reading matches; None when every reading is empty
+    (only stop words)."""
+    distinct = list(dict.fromkeys(x for x in per if x))
+    return " | ".join(f"({x})" for x in distinct) if distinct else None
+
+
+
 def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 20, offset: int = 0) -> list[Hit]:
     """Ranked hits among the transcripts ``user`` may see (their own; an admin sees all)."""
     q = (q or "").strip()
@@ -129,7 +137,11 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
         return []
     filters = filters or Filters()
     offset = min(offset, CANDIDATES)  # hits come from at most CANDIDATES matches: past them there are none
-    where, params = [], {"q": query_text(q[:500]), "configs": CONFIGS, "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
+    per = db.session.execute(text(PARSE_SQL), {"q": query_text(q[:500]), "configs": CONFIGS}).scalar_one()
+    query = union(per)
+    if query is None:
+        return []
+    where, params = [], {"query": query, "per": per, "configs": CONFIGS, "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
                          "candidates": CANDIDATES}
     speaker_join = ""
     if not user.is_admin:
