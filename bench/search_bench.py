@@ -41,6 +41,42 @@ HOURS_PER_TRANSCRIPT = 1
 LANGUAGE_MIX = [("en", 62), ("de", 10), ("fr", 6), ("es", 5), ("it", 3), ("zh", 3), ("nl", 2), ("pt", 2),
                 ("ru", 2), ("ja", 2), ("ar", 1), ("sv", 1), ("tr", 1)]
 CJK_CHARS = 3000
+SEGMENT_LANGUAGE = "CASE WHEN t.language = 'en' AND s %% 20 = 0 THEN 'es' ELSE t.language END"
+
+
+def vocabulary_offset(language_sql: str) -> str:
+    """SQL: where a language's words start in the vocabulary. Other languages do not use English's most common
+    words: each Latin-script language draws the same Zipf curve from its own rotation of the word list."""
+    whens = " ".join(f"WHEN '{code}' THEN {k * 1500}" for k, (code, _) in enumerate(LANGUAGE_MIX))
+    return f"(CASE {language_sql} {whens} ELSE 0 END)"
+
+
+# The search SQL before issue 14 (one English reading, English headline), run on the same library for a ratio.
+BASELINE_SQL = """
+WITH q AS (SELECT websearch_to_tsquery('english', :q) AS query),
+hits AS MATERIALIZED (
+    SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, ts_rank(c.tsv, q.query) AS rank
+    FROM (
+        SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.tsv
+        FROM segments s
+        JOIN transcripts t ON t.id = s.transcript_id
+        CROSS JOIN q
+        WHERE s.tsv @@ q.query {where}
+        LIMIT :candidates
+    ) c
+    CROSS JOIN q
+    ORDER BY rank DESC, c.transcript_id DESC, c.start
+    LIMIT :limit OFFSET :offset
+)
+SELECT h.id, h.transcript_id, h.start, h."end", h.rank, t.title, t.language, t.created_at,
+       coalesce(sp.display_name, h.speaker) AS speaker,
+       ts_headline('english', h.text, q.query, :opts) AS snippet
+FROM hits h
+JOIN transcripts t ON t.id = h.transcript_id
+LEFT JOIN speakers sp ON sp.transcript_id = h.transcript_id AND sp.label = h.speaker
+CROSS JOIN q
+ORDER BY h.rank DESC, h.transcript_id DESC, h.start
+"""
 
 
 def language_case(column: str) -> str:
@@ -105,18 +141,19 @@ def build(conn, hours: int, words: list[str]) -> dict:
         cur.execute(
             """INSERT INTO segments (transcript_id, idx, start, "end", speaker, language, text)
                SELECT t.id, s, s * 6.0, s * 6.0 + 5.6, 'SPEAKER_0' || (s %% 3),
-                      CASE WHEN t.language = 'en' AND s %% 20 = 0 THEN 'es' ELSE t.language END,
+                      """ + SEGMENT_LANGUAGE + """,
                       CASE WHEN t.language IN ('zh', 'ja') THEN
                       (SELECT string_agg(chr(19968 + least(%s, floor(exp(random() * ln(%s)))::int) - 1), ''
                                          ORDER BY g)
                          FROM generate_series(1, 20 + ((s * 7 + t.id) %% 21)) g) || '。'
                       ELSE
                       (SELECT string_agg((SELECT v.w FROM vocab v WHERE v.rank = r.rank), ' ' ORDER BY r.g)
-                         FROM (SELECT g, least(%s, floor(exp(random() * ln(%s)))::int) AS rank
+                         FROM (SELECT g, (least(%s, floor(exp(random() * ln(%s)))::int) - 1
+                                          + """ + vocabulary_offset(SEGMENT_LANGUAGE) + """) %% %s + 1 AS rank
                                  FROM generate_series(1, 12 + ((s * 7 + t.id) %% 9)) g) r) || '.'
                       END
                FROM transcripts t, generate_series(0, %s) s""",
-            (CJK_CHARS, CJK_CHARS, len(words), len(words), per - 1))
+            (CJK_CHARS, CJK_CHARS, len(words), len(words), len(words), per - 1))
         timings["segments"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         cur.execute("ANALYZE")
@@ -129,6 +166,22 @@ def build(conn, hours: int, words: list[str]) -> dict:
     conn.commit()
     return {"transcripts": n_transcripts, "segments": n_segments, "words": int(n_words), "table": size,
             "gin": gin, "person_id": person_id, "admin_id": admin_id, "timings": timings}
+
+
+def measure_baseline(conn, queries: list[str]) -> list[float]:
+    """Milliseconds per query for BASELINE_SQL (English only, as before issue 14), admin."""
+    from webapp.services.search import CANDIDATES, HEADLINE_OPTS
+
+    sql = BASELINE_SQL.format(where="").replace(":q", "%(q)s").replace(":limit", "%(limit)s") \
+        .replace(":offset", "%(offset)s").replace(":opts", "%(opts)s").replace(":candidates", "%(candidates)s")
+    out = []
+    with conn.cursor() as cur:
+        for q in queries:
+            t0 = time.perf_counter()
+            cur.execute(sql, {"q": q, "limit": 21, "offset": 0, "opts": HEADLINE_OPTS, "candidates": CANDIDATES})
+            cur.fetchall()
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
 
 
 def measure(conn, queries: list[str], owner: int | None) -> list[float]:
@@ -203,6 +256,8 @@ def main() -> None:
             person = measure(conn, queries, info["person_id"])
             common = [f"{random.choice(words[10:100])} {random.choice(words[10:100])}" for _ in range(50)]
             frequent = measure(conn, common, None)
+            measure_baseline(conn, queries[:20])
+            base_admin, base_frequent = measure_baseline(conn, queries), measure_baseline(conn, common)
             # two CJK characters of middling frequency (ranks 20-1,000), as someone searching a Chinese name would
             cjk = [chr(0x4E00 + random.randint(20, 1000)) + chr(0x4E00 + random.randint(20, 1000))
                    for _ in range(args.queries)]
@@ -219,6 +274,8 @@ def main() -> None:
         print(summary("two words, admin (whole library)", admin))
         print(summary("two words, one person (10%)", person))
         print(summary("two very common words, admin", frequent))
+        print(summary("baseline (English only): two words", base_admin))
+        print(summary("baseline (English only): common", base_frequent))
         print(summary("two CJK characters, admin", two_chars))
         print(summary("one inflected word (+en), admin", inflected))
         if args.keep:
