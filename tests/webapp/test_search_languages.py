@@ -72,6 +72,10 @@ def test_segments_carry_their_language_in_json_and_reader(app, client, people, m
     assert data["language_uncertain"] is True
     # the index follows the segment's language: the German segment is now stemmed as German
     assert titles(client, "Haus", token) == ["Mixed"]
+    # the language filter picks segments by their own language: the German passage of an English meeting
+    by_lang = lambda lang: client.get("/api/v1/search", query_string={"q": "renoviert", "language": lang},  # noqa: E731
+                                      headers={"Authorization": f"Bearer {token}"}).get_json()["hits"]
+    assert [h["language"] for h in by_lang("de")] == ["de"] and by_lang("en") == []
 
     page = client.get(f"/transcripts/{tid}").get_data(as_text=True)
     assert page.count('class="lang-mark"') == 2  # where the language is not the transcript's

@@ -152,7 +152,7 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
         where.append("coalesce(fsp.display_name, fsp.label) ILIKE :speaker")
         params["speaker"] = "%" + filters.speaker.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     if filters.language:
-        where.append("t.language = :language")
+        where.append("s.language = :language")  # the segment's own: a German passage in an English meeting
         params["language"] = filters.language
     if filters.date_from:
         where.append("t.created_at >= :date_from")
