@@ -13,6 +13,14 @@ Queries are two words of middling frequency (ranks 100-3,000: the kind people se
 same SQL as /search and /api/v1/search (webapp.services.search.SQL: GIN match, ts_rank on at most 5,000
 candidates, top 20, ts_headline on those 20 only), as an admin (whole library) and as a person who owns a
 tenth of it; then pairs of very common words (ranks 10-100), the worst case. Prints p50/p95/max.
+
+Languages (issue 14): transcripts are in a mix of languages (LANGUAGE_MIX: 62 % English, 10 % German, 6 % French,
+5 % Spanish, 3 % each Italian and Chinese, 2 % each Dutch, Portuguese, Russian, Japanese, 1 % each Arabic,
+Swedish, Turkish), and one English segment in twenty is in Spanish, so every segment is indexed with its own
+language's configuration and each query is read in every configuration. Latin-script segments keep the English
+word pieces (only the stemming differs: the cost measured is the index's and the query's, not the vocabulary's);
+Chinese and Japanese segments are 20-40 CJK ideographs drawn by Zipf's law from the 3,000 first code points, and
+are searched with two-character queries.
 """
 from __future__ import annotations
 
@@ -29,6 +37,55 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SEGMENTS_PER_HOUR = 600  # one segment per ~6 s
 HOURS_PER_TRANSCRIPT = 1
+# (language, percent of transcripts)
+LANGUAGE_MIX = [("en", 62), ("de", 10), ("fr", 6), ("es", 5), ("it", 3), ("zh", 3), ("nl", 2), ("pt", 2),
+                ("ru", 2), ("ja", 2), ("ar", 1), ("sv", 1), ("tr", 1)]
+CJK_CHARS = 3000
+SEGMENT_LANGUAGE = "CASE WHEN t.language = 'en' AND s %% 20 = 0 THEN 'es' ELSE t.language END"
+
+
+def vocabulary_offset(language_sql: str) -> str:
+    """SQL: where a language's words start in the vocabulary. Other languages do not use English's most common
+    words: each Latin-script language draws the same Zipf curve from its own rotation of the word list."""
+    whens = " ".join(f"WHEN '{code}' THEN {k * 1500}" for k, (code, _) in enumerate(LANGUAGE_MIX))
+    return f"(CASE {language_sql} {whens} ELSE 0 END)"
+
+
+# The search SQL before issue 14 (one English reading, English headline), run on the same library for a ratio.
+BASELINE_SQL = """
+WITH q AS (SELECT websearch_to_tsquery('english', :q) AS query),
+hits AS MATERIALIZED (
+    SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, ts_rank(c.tsv, q.query) AS rank
+    FROM (
+        SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.tsv
+        FROM segments s
+        JOIN transcripts t ON t.id = s.transcript_id
+        CROSS JOIN q
+        WHERE s.tsv @@ q.query {where}
+        LIMIT :candidates
+    ) c
+    CROSS JOIN q
+    ORDER BY rank DESC, c.transcript_id DESC, c.start
+    LIMIT :limit OFFSET :offset
+)
+SELECT h.id, h.transcript_id, h.start, h."end", h.rank, t.title, t.language, t.created_at,
+       coalesce(sp.display_name, h.speaker) AS speaker,
+       ts_headline('english', h.text, q.query, :opts) AS snippet
+FROM hits h
+JOIN transcripts t ON t.id = h.transcript_id
+LEFT JOIN speakers sp ON sp.transcript_id = h.transcript_id AND sp.label = h.speaker
+CROSS JOIN q
+ORDER BY h.rank DESC, h.transcript_id DESC, h.start
+"""
+
+
+def language_case(column: str) -> str:
+    """SQL: a language for ``column`` (0-99), following LANGUAGE_MIX."""
+    whens, upto = [], 0
+    for code, share in LANGUAGE_MIX:
+        upto += share
+        whens.append(f"WHEN {column} < {upto} THEN '{code}'")
+    return f"CASE {' '.join(whens)} ELSE 'en' END"
 
 
 def vocabulary(limit: int = 20000) -> list[str]:
@@ -68,11 +125,10 @@ def build(conn, hours: int, words: list[str]) -> dict:
                       'media/bench/' || g, 'upload', now() - g * interval '1 hour'
                FROM generate_series(1, %s) g""", (3600.0 * HOURS_PER_TRANSCRIPT, n_transcripts))
         cur.execute(
-            """INSERT INTO transcripts (owner_id, media_id, title, original_name, status, progress, attempts, model,
-                                        language, duration, options, options_key, timings, created_at, updated_at)
-               SELECT CASE WHEN m.id %% 10 = 0 THEN %s ELSE %s END, m.id, 'Meeting ' || m.id, m.original_name,
-                      'done', 100, 1,
-                      'base', CASE WHEN m.id %% 7 = 0 THEN 'de' ELSE 'en' END, m.duration, '{}', md5(m.id::text),
+            """INSERT INTO transcripts (owner_id, media_id, title, original_name, status, progress, attempts, model, language,
+                                        duration, options, options_key, timings, created_at, updated_at)
+               SELECT CASE WHEN m.id %% 10 = 0 THEN %s ELSE %s END, m.id, 'Meeting ' || m.id, m.original_name, 'done', 100, 1,
+                      'base', """ + language_case("(m.id * 37) %% 100") + """, m.duration, '{}', md5(m.id::text),
                       '{}', m.created_at, m.created_at
                FROM media m ORDER BY m.id""", (person_id, admin_id))
         cur.execute("INSERT INTO speakers (transcript_id, label, display_name) "
@@ -93,12 +149,21 @@ def build(conn, hours: int, words: list[str]) -> dict:
         # Segment text: 12-20 Zipf-distributed words. exp(random() * ln N) is log-uniform on [1, N], i.e. Zipf
         # with exponent 1. The subquery refers to the outer row so it is evaluated once per segment.
         cur.execute(
-            """INSERT INTO segments (transcript_id, idx, start, "end", speaker, text)
+            """INSERT INTO segments (transcript_id, idx, start, "end", speaker, language, text)
                SELECT t.id, s, s * 6.0, s * 6.0 + 5.6, 'SPEAKER_0' || (s %% 3),
+                      """ + SEGMENT_LANGUAGE + """,
+                      CASE WHEN t.language IN ('zh', 'ja') THEN
+                      (SELECT string_agg(chr(19968 + least(%s, floor(exp(random() * ln(%s)))::int) - 1), ''
+                                         ORDER BY g)
+                         FROM generate_series(1, 20 + ((s * 7 + t.id) %% 21)) g) || '。'
+                      ELSE
                       (SELECT string_agg((SELECT v.w FROM vocab v WHERE v.rank = r.rank), ' ' ORDER BY r.g)
-                         FROM (SELECT g, least(%s, floor(exp(random() * ln(%s)))::int) AS rank
+                         FROM (SELECT g, (least(%s, floor(exp(random() * ln(%s)))::int) - 1
+                                          + """ + vocabulary_offset(SEGMENT_LANGUAGE) + """) %% %s + 1 AS rank
                                  FROM generate_series(1, 12 + ((s * 7 + t.id) %% 9)) g) r) || '.'
-               FROM transcripts t, generate_series(0, %s) s""", (len(words), len(words), per - 1))
+                      END
+               FROM transcripts t, generate_series(0, %s) s""",
+            (CJK_CHARS, CJK_CHARS, len(words), len(words), len(words), per - 1))
         timings["segments"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         cur.execute("ANALYZE")
@@ -113,21 +178,48 @@ def build(conn, hours: int, words: list[str]) -> dict:
             "gin": gin, "person_id": person_id, "admin_id": admin_id, "timings": timings}
 
 
-def measure(conn, queries: list[str], owner: int | None, shared: bool = False) -> list[float]:
-    """``shared``: the visibility clause /search uses (own or shared, transcripts.may_see_sql); else own only."""
-    from webapp.services.search import CANDIDATES, HEADLINE_OPTS, SQL
-    from webapp.services.transcripts import may_see_sql
+def measure_baseline(conn, queries: list[str]) -> list[float]:
+    """Milliseconds per query for BASELINE_SQL (English only, as before issue 14), admin."""
+    from webapp.services.search import CANDIDATES, HEADLINE_OPTS
 
-    where = "" if not owner else (" AND " + may_see_sql("t")) if shared else " AND t.owner_id = %(uid)s"
-    sql = SQL.format(speaker_join="", where=where).replace(":q", "%(q)s").replace(":limit", "%(limit)s") \
-        .replace(":offset", "%(offset)s").replace(":opts", "%(opts)s").replace(":uid", "%(uid)s") \
-        .replace(":candidates", "%(candidates)s")
+    sql = BASELINE_SQL.format(where="").replace(":q", "%(q)s").replace(":limit", "%(limit)s") \
+        .replace(":offset", "%(offset)s").replace(":opts", "%(opts)s").replace(":candidates", "%(candidates)s")
     out = []
     with conn.cursor() as cur:
         for q in queries:
             t0 = time.perf_counter()
-            cur.execute(sql, {"q": q, "limit": 21, "offset": 0, "opts": HEADLINE_OPTS, "uid": owner,
-                              "candidates": CANDIDATES})
+            cur.execute(sql, {"q": q, "limit": 21, "offset": 0, "opts": HEADLINE_OPTS, "candidates": CANDIDATES})
+            cur.fetchall()
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def measure(conn, queries: list[str], owner: int | None, shared: bool = False) -> list[float]:
+    """Milliseconds per query, both steps of webapp.services.search.search (parse, then match/rank/highlight).
+    ``shared``: the visibility clause /search uses (own or shared, transcripts.may_see_sql); else own only."""
+    from webapp.models.transcript import ts_config_sql, ts_text_sql
+    from webapp.services.search import CANDIDATES, CONFIGS, HEADLINE_OPTS, PARSE_SQL, SQL, query_text, union
+
+    def psycopg_style(sql: str) -> str:
+        sql = sql.replace("%", "%%")
+        for name in ("query", "per", "q", "limit", "offset", "opts", "uid", "candidates", "configs"):
+            sql = re.sub(rf"(?<!:):{name}\b", f"%({name})s", sql)
+        return sql
+
+    from webapp.services.transcripts import may_see_sql
+
+    where = "" if not owner else (" AND " + may_see_sql("t")) if shared else " AND t.owner_id = :uid"
+    sql = psycopg_style(SQL.format(speaker_join="", where=where, config=ts_config_sql("h.language"),
+                                   indexed=ts_text_sql("h.text"), seg_config=ts_config_sql("s.language")))
+    parse = psycopg_style(PARSE_SQL)
+    out = []
+    with conn.cursor() as cur:
+        for q in queries:
+            t0 = time.perf_counter()
+            cur.execute(parse, {"q": query_text(q), "configs": CONFIGS})
+            per = cur.fetchone()[0]
+            cur.execute(sql, {"query": union(per), "per": per, "limit": 21, "offset": 0, "opts": HEADLINE_OPTS,
+                              "uid": owner, "candidates": CANDIDATES, "configs": CONFIGS})
             rows = cur.fetchall()
             out.append((time.perf_counter() - t0) * 1000)
             assert rows is not None
@@ -178,16 +270,29 @@ def main() -> None:
             person_shared = measure(conn, queries, info["person_id"], shared=True)
             common = [f"{random.choice(words[10:100])} {random.choice(words[10:100])}" for _ in range(50)]
             frequent = measure(conn, common, None)
+            measure_baseline(conn, queries[:20])
+            base_admin, base_frequent = measure_baseline(conn, queries), measure_baseline(conn, common)
+            # two CJK characters of middling frequency (ranks 20-1,000), as someone searching a Chinese name would
+            cjk = [chr(0x4E00 + random.randint(20, 1000)) + chr(0x4E00 + random.randint(20, 1000))
+                   for _ in range(args.queries)]
+            two_chars = measure(conn, cjk, None)
+            german = [f"{random.choice(mid)}en" for _ in range(args.queries // 3)]  # an inflected form
+            inflected = measure(conn, german, None)
             hits = []
             with conn.cursor() as cur:
                 for q in queries[:50]:
-                    cur.execute("SELECT count(*) FROM segments WHERE tsv @@ websearch_to_tsquery('english', %s)", (q,))
+                    cur.execute("SELECT count(*) FROM segments WHERE tsv @@ websearch_to_tsquery('english', %s) "
+                                "AND language = 'en'", (q,))
                     hits.append(cur.fetchone()[0])
-        print(f"matching segments per query (first 50): median {statistics.median(hits):.0f}, max {max(hits)}")
+        print(f"matching English segments per query (first 50): median {statistics.median(hits):.0f}, max {max(hits)}")
         print(summary("two words, admin (whole library)", admin))
         print(summary("two words, one person (10%)", person))
         print(summary("... own or shared with them (+10%)", person_shared))
         print(summary("two very common words, admin", frequent))
+        print(summary("baseline (English only): two words", base_admin))
+        print(summary("baseline (English only): common", base_frequent))
+        print(summary("two CJK characters, admin", two_chars))
+        print(summary("one inflected word (+en), admin", inflected))
         if args.keep:
             print(f"kept: {pg.url} (data in {root}); stop with pg_ctl -D {root / 'pg'} stop")
     finally:

@@ -160,7 +160,7 @@ def _one(reporter: Reporter, item: batch.Item, missing: dict[str, Path], opts, s
         duration = probe(item.source).duration
         result = pipeline.transcribe(item.source, opts, FileProgress(reporter, file, spans, duration),
                                      device=device, compute_type=compute_type, default_model=name,
-                                     cpu_threads=threads)
+                                     cpu_threads=threads, align_model=os.environ.get("SCRIPTORIUM_ALIGN_MODEL"))
         bodies = {fmt: render(fmt, result, item.source.stem, max_line_width, max_line_count) for fmt in missing}
     except (MediaError, ModelNotAvailable) as exc:
         reporter.failed(file, str(exc))

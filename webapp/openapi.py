@@ -25,6 +25,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["start", "end", "text", "words"],
         "properties": {"start": {"type": "number"}, "end": {"type": "number"}, "speaker": NULLABLE_STR,
                        "text": {"type": "string"},
+                       "language": {**NULLABLE_STR, "description": "the language this segment was transcribed in"},
+                       "language_probability": NULLABLE_NUM,
                        "words": {"type": "array", "items": {"$ref": "#/components/schemas/Word"}}},
     },
     "TranscriptSummary": {
@@ -47,6 +49,7 @@ SCHEMAS: dict[str, Any] = {
             "properties": {
                 "language_probability": NULLABLE_NUM, "word_timing": NULLABLE_STR, "diarization": NULLABLE_STR,
                 "can_edit": {"type": "boolean", "description": "you may correct its text and speakers"},
+                "language_uncertain": {"type": "boolean", "description": "detected with low confidence"},
                 "options": {"type": "object"}, "timings": {"type": ["object", "null"]},
                 "speakers": {"type": "array", "items": {"type": "object", "properties": {
                     "label": {"type": "string"}, "name": {"type": "string"}}}},

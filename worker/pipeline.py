@@ -175,21 +175,121 @@ def numeral_tokens(model: Any) -> list[int]:
     return _NUMERALS[key]
 
 
+# Language per stretch of speech (issue 14): with no language given, each stretch is detected on its own and
+# transcribed in its own language, so a recording that switches language is never translated into the first one.
+DETECT_WINDOW_S = 20.0  # detection windows: speech stretches merged up to this long, never across a pause
+DETECT_PAUSE_S = 0.5  # a pause this long may be a change of speaker or language: detection windows break there
+MIN_DETECT_S = 1.0  # a shorter window is too little to tell a language by: it takes its neighbour's
+CLIP_S = 30.0  # Whisper's window: the clips handed to the batched pipeline are at most this long
+
+
+def _detection_windows(samples: Any) -> list[list[float]]:
+    """[start, end] (seconds) of the stretches of speech language is detected on."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    sr = media.SAMPLE_RATE
+    spans = get_speech_timestamps(samples, VadOptions(max_speech_duration_s=DETECT_WINDOW_S,
+                                                      min_silence_duration_ms=160))
+    windows: list[list[float]] = []
+    for span in spans:
+        start, end = span["start"] / sr, span["end"] / sr
+        if windows and start - windows[-1][1] < DETECT_PAUSE_S and end - windows[-1][0] <= DETECT_WINDOW_S:
+            windows[-1][1] = end
+        else:
+            windows.append([start, end])
+    return windows
+
+
+def detect_languages(model: Any, samples: Any, windows: list[list[float]], batch_size: int = 4,
+                     tick: Callable[[float], None] = lambda f: None) -> list[tuple[str, float]]:
+    """(language, probability) per window: one encoder pass each, in batches."""
+    import numpy as np
+    from faster_whisper.audio import pad_or_trim
+
+    sr = media.SAMPLE_RATE
+    found: list[tuple[str, float]] = []
+    for i in range(0, len(windows), batch_size):
+        batch = windows[i:i + batch_size]
+        feats = np.stack([pad_or_trim(model.feature_extractor(samples[int(a * sr):int(b * sr)])[..., :-1])
+                          for a, b in batch])
+        for langs in model.model.detect_language(model.encode(feats)):
+            token, prob = langs[0]
+            found.append((token[2:-2], float(prob)))
+        tick(len(found) / len(windows))
+    # too short to tell: take the language of the nearest longer neighbour (before, else after)
+    sure = [i for i, (a, b) in enumerate(windows) if b - a >= MIN_DETECT_S]
+    if sure:
+        for i, (a, b) in enumerate(windows):
+            if b - a < MIN_DETECT_S:
+                j = min(sure, key=lambda k: (abs(k - i), k > i))
+                found[i] = found[j]
+    return found
+
+
+def _clips(windows: list[list[float]], langs: list[tuple[str, float]]) -> dict[str, list[dict[str, float]]]:
+    """Consecutive windows of one language joined into clips of at most CLIP_S, grouped by language."""
+    clips: dict[str, list[dict[str, float]]] = {}
+    prev = None
+    for (start, end), (lang, _) in zip(windows, langs):
+        own = clips.setdefault(lang, [])
+        if prev == lang and own and end - own[-1]["start"] <= CLIP_S:
+            own[-1]["end"] = end
+        else:
+            own.append({"start": start, "end": end})
+        prev = lang
+    return clips
+
+
 def _run_asr(model: Any, samples: Any, options: Options, report: Callable[[float], None]) -> tuple:
-    """One batched pass: text, words and (if not given) the language. Returns (segments, language, prob)."""
+    """Text, words and languages. Returns (segments, language, probability): with no language given, every
+    segment carries the language of its stretch of speech, and the transcript's is the one spoken longest."""
     from faster_whisper import BatchedInferencePipeline
 
     multilingual = model.model.is_multilingual
     language = options.language if multilingual else "en"
     task = options.task if multilingual and options.task in ("transcribe", "translate") else "transcribe"
     extra = {"suppress_tokens": [-1, *numeral_tokens(model)]} if options.suppress_numerals else {}
-    fw_segments, info = BatchedInferencePipeline(model=model).transcribe(
-        samples, language=language, task=task, batch_size=max(1, options.batch_size), word_timestamps=True,
-        initial_prompt=options.initial_prompt or None, hotwords=options.hotwords or None, **extra,
-    )
-    segments = _segments(fw_segments, len(samples) / media.SAMPLE_RATE, report)
-    probability = float(info.language_probability) if language is None else None
-    return segments, info.language or language or "en", probability
+    batched = BatchedInferencePipeline(model=model)
+    duration = len(samples) / media.SAMPLE_RATE
+    common = dict(task=task, batch_size=max(1, options.batch_size), word_timestamps=True,
+                  initial_prompt=options.initial_prompt or None, hotwords=options.hotwords or None, **extra)
+    windows = _detection_windows(samples) if language is None else []
+    if not windows:  # a language given (honoured for the whole file), or no speech found
+        fw_segments, info = batched.transcribe(samples, language=language, **common)
+        segments = _segments(fw_segments, duration, report)
+        language = info.language or language or "en"
+        for seg in segments:
+            seg.language = language
+        probability = float(info.language_probability) if options.language is None and multilingual else None
+        return segments, language, probability
+
+    langs = detect_languages(model, samples, windows, max(1, options.batch_size), lambda f: report(0.2 * f))
+    clips = _clips(windows, langs)
+    speech = sum(c["end"] - c["start"] for cs in clips.values() for c in cs) or 1.0
+    segments: list[Segment] = []
+    done = 0.0
+    for lang, lang_clips in clips.items():
+        share = sum(c["end"] - c["start"] for c in lang_clips) / speech
+        fw_segments, _ = batched.transcribe(samples, language=lang, clip_timestamps=lang_clips, vad_filter=False,
+                                            **common)
+        base = done
+        part = _segments(fw_segments, duration, lambda f, base=base, share=share: report(0.2 + 0.8 * (base + share * f)))
+        spans = [(w, p) for w, (l, p) in zip(windows, langs) if l == lang]
+        for seg in part:
+            mid = (seg.start + seg.end) / 2
+            seg.language = lang
+            seg.language_probability = round(min(spans, key=lambda wp: max(wp[0][0] - mid, mid - wp[0][1]))[1], 4)
+        segments.extend(part)
+        done += share
+    segments.sort(key=lambda s: s.start)
+    # the transcript's language: the one spoken longest; its confidence: the detections' mean, weighted by time
+    by_time: dict[str, float] = {}
+    for (a, b), (lang, _) in zip(windows, langs):
+        by_time[lang] = by_time.get(lang, 0.0) + (b - a)
+    dominant = max(by_time, key=by_time.get)
+    weight = sum(b - a for a, b in windows) or 1.0
+    probability = sum((b - a) * p for (a, b), (_, p) in zip(windows, langs)) / weight
+    return segments, dominant, round(probability, 4)
 
 
 def transcribe(
@@ -203,10 +303,12 @@ def transcribe(
     max_duration_s: float | None = None,
     cpu_threads: int = 0,
     model_paths: Iterable[str | os.PathLike] | None = None,
+    align_model: str | None = None,
 ) -> TranscriptResult:
     """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable.
 
     ``model_paths``: the model folders an admin allowed (plus ``default_model``); None trusts any folder.
+    ``align_model``: the configured wav2vec2 aligner(s) (Settings.align_model; see worker.words.aligner_name).
     Every stage calls ``progress`` several times a second, so a callback that raises stops the run promptly."""
     report: Progress = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
@@ -242,7 +344,8 @@ def transcribe(
     done("transcribe")
 
     report("align", 0.0)
-    segments, timing = _stoppable("align", report, lambda tick: words.align(segments, samples, language, device))
+    segments, timing = _stoppable(
+        "align", report, lambda tick: words.align(segments, samples, language, device, align_model))
     segments = words.repair(segments, duration)
     done("align")
 

@@ -44,6 +44,8 @@ class Segment:
     text: str
     speaker: str | None = None
     words: list[Word] = field(default_factory=list)
+    language: str | None = None  # the language this stretch was transcribed in (ISO 639-1, Whisper's codes)
+    language_probability: float | None = None  # how sure detection was; None when the language was given
 
 
 @dataclass

@@ -26,7 +26,8 @@ def _split(seg: Segment) -> list[Segment]:
         runs[-1].append(w)
     if len(runs) == 1:
         return [seg]
-    return [Segment(start=r[0].start, end=r[-1].end, text=" ".join(w.word for w in r), words=r) for r in runs]
+    return [Segment(start=r[0].start, end=r[-1].end, text=" ".join(w.word for w in r), words=r,
+                    language=seg.language, language_probability=seg.language_probability) for r in runs]
 
 
 def apply_speakers(result: TranscriptResult, diarization: Any) -> TranscriptResult:

@@ -198,7 +198,7 @@ def _run(transcript_id: int) -> dict | None:
                 path, options, progress=progress,
                 device=settings.whisper_device, compute_type=settings.whisper_compute_type,
                 default_model=settings.whisper_model, max_duration_s=settings.max_duration_minutes * 60,
-                model_paths=settings.whisper_model_paths,
+                model_paths=settings.whisper_model_paths, align_model=settings.align_model,
             )
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}
@@ -273,7 +273,8 @@ def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> Non
     seg_ids = db.session.scalars(
         insert(Segment).returning(Segment.id, sort_by_parameter_order=True),
         [{"transcript_id": transcript_id, "idx": i, "start": s.start, "end": s.end, "speaker": s.speaker,
-          "text": s.text.strip()} for i, s in enumerate(result.segments)],
+          "text": s.text.strip(), "language": s.language or result.language,
+          "language_probability": s.language_probability} for i, s in enumerate(result.segments)],
     ).all() if result.segments else []
     words = [
         {"segment_id": seg_id, "transcript_id": transcript_id, "idx": j, "start": w.start, "end": w.end,

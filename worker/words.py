@@ -1,12 +1,13 @@
 """Word timing: optional wav2vec2 alignment (when such a model is on disk), and repair so every word is timed.
 
-WhisperX's `align` needs a wav2vec2 CTC model; none ships on PyPI, so alignment runs only where one is cached
-or named by `SCRIPTORIUM_ALIGN_MODEL` (a local folder). Otherwise faster-whisper's own word timestamps stand.
+WhisperX's `align` needs a wav2vec2 CTC model per language; none ships on PyPI, so alignment runs only where one
+is cached or named by the `align_model` setting (`SCRIPTORIUM_ALIGN_MODEL`, a local folder). Otherwise
+faster-whisper's own word timestamps stand. A transcript in several languages aligns each language's segments
+with that language's model; a language without one keeps Whisper's times, and no job fails for want of one.
 """
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,18 +17,32 @@ import numpy as np
 from worker.result import Segment, Word
 
 log = logging.getLogger(__name__)
-_ALIGNERS: dict[tuple[str, str], Any] = {}  # only successful loads: (model, metadata)
-_FAILED: dict[tuple[str, str], float] = {}  # when a load last failed (monotonic), so it is not retried per job
+_ALIGNERS: dict[tuple[str, str, str | None], Any] = {}  # only successful loads: (model, metadata)
+_FAILED: dict[tuple[str, str, str | None], float] = {}  # when a load last failed (monotonic), so it is not retried per job
 RETRY_AFTER_S = 600.0  # a model copied into the cache later is found within ten minutes, without a restart
 _now = time.monotonic
 
 
-def _try_load(language: str, device: str) -> Any:
-    """(model, metadata) for `language` from local files only; raises when none is available."""
+def aligner_name(setting: str | None, language: str) -> str | None:
+    """The aligner the setting names for ``language``: ``SCRIPTORIUM_ALIGN_MODEL`` is either one model (a folder or
+    hub id, used for every language, as before) or per language, ``de=/models/w2v-de,en=/models/w2v-en`` (a language
+    not listed gets WhisperX's default for it, where that is cached)."""
+    setting = (setting or "").strip()
+    if not setting:
+        return None
+    if "=" not in setting:
+        return setting
+    pairs = dict(part.split("=", 1) for part in setting.split(",") if "=" in part)
+    return {k.strip(): v.strip() for k, v in pairs.items()}.get(language) or None
+
+
+def _try_load(language: str, device: str, name: str | None = None) -> Any:
+    """(model, metadata) for `language` from local files only; raises when none is available. ``name``: the
+    configured aligner (a folder or hub id), else WhisperX's default for the language."""
     import whisperx
     from whisperx.alignment import DEFAULT_ALIGN_MODELS_HF, DEFAULT_ALIGN_MODELS_TORCH
 
-    name = os.environ.get("SCRIPTORIUM_ALIGN_MODEL") or None
+    name = name or None
     if name is None and language in DEFAULT_ALIGN_MODELS_TORCH:
         import torch
         import torchaudio
@@ -41,17 +56,17 @@ def _try_load(language: str, device: str) -> Any:
     return whisperx.load_align_model(language, device, model_name=name, model_cache_only=True)
 
 
-def _load_aligner(language: str, device: str) -> Any | None:
+def _load_aligner(language: str, device: str, name: str | None = None) -> Any | None:
     """The cached aligner for `language`, or None when none is available. A success is kept for the life of the
     process; a failure only for RETRY_AFTER_S, so a transient error or a model installed later is picked up."""
-    key = (language, device)
+    key = (language, device, name or None)
     if key in _ALIGNERS:
         return _ALIGNERS[key]
     failed_at = _FAILED.get(key)
     if failed_at is not None and _now() - failed_at < RETRY_AFTER_S:
         return None
     try:
-        aligner = _try_load(language, device)
+        aligner = _try_load(language, device, name)
     except Exception as exc:  # offline and uncached is the normal case here, not an error
         log.info("no local alignment model for %s (%s); using whisper word timestamps", language, exc)
         _FAILED[key] = _now()
@@ -61,25 +76,51 @@ def _load_aligner(language: str, device: str) -> Any | None:
     return aligner
 
 
-def align(segments: list[Segment], audio: np.ndarray, language: str, device: str) -> tuple[list[Segment], str]:
-    """Refine word times with wav2vec2 when available; returns (segments, "align" | "whisper")."""
-    aligner = _load_aligner(language, device) if segments else None
+def align(segments: list[Segment], audio: np.ndarray, language: str, device: str,
+          model_name: str | None = None) -> tuple[list[Segment], str]:
+    """Refine word times with wav2vec2 where a model for the segment's language is available.
+
+    Segments are grouped by their own language (``language``, the transcript's, for those without one); each group
+    is aligned with its language's model or keeps Whisper's times. Returns (segments, "align" when every segment
+    was aligned, else "whisper"). ``model_name``: the configured aligner (Settings.align_model), if any."""
+    groups: dict[str, list[int]] = {}
+    for i, seg in enumerate(segments):
+        groups.setdefault(seg.language or language, []).append(i)
+    out = list(segments)
+    aligned_all = bool(segments)
+    for lang, idxs in groups.items():
+        done = _align_one([segments[i] for i in idxs], audio, lang, device, aligner_name(model_name, lang))
+        if done is None:
+            aligned_all = False
+            continue
+        for i, seg in zip(idxs, done):
+            out[i] = seg
+    return out, "align" if aligned_all else "whisper"
+
+
+def _align_one(segments: list[Segment], audio: np.ndarray, language: str, device: str,
+               model_name: str | None) -> list[Segment] | None:
+    """``segments`` (one language) with wav2vec2 word times, or None when that language has no aligner here."""
+    aligner = _load_aligner(language, device, model_name) if segments else None
     if aligner is None:
-        return segments, "whisper"
+        return None
     import whisperx
 
     try:
         out = whisperx.align([{"start": s.start, "end": s.end, "text": s.text} for s in segments],
                              aligner[0], aligner[1], audio, device)
     except Exception as exc:  # e.g. nltk punkt data missing offline
-        log.warning("alignment failed (%s); using whisper word timestamps", exc)
-        return segments, "whisper"
-    aligned = [
-        Segment(start=s["start"], end=s["end"], text=s["text"].strip(),
-                words=[Word(w["word"], w.get("start"), w.get("end"), w.get("score")) for w in s.get("words", [])])
-        for s in out["segments"]
+        log.warning("alignment failed for %s (%s); using whisper word timestamps", language, exc)
+        return None
+    if len(out["segments"]) != len(segments):  # WhisperX re-split them: keep ours, so each keeps its language
+        log.warning("alignment changed the segmentation for %s; using whisper word timestamps", language)
+        return None
+    return [
+        Segment(start=a["start"], end=a["end"], text=a["text"].strip(), speaker=s.speaker, language=s.language,
+                language_probability=s.language_probability,
+                words=[Word(w["word"], w.get("start"), w.get("end"), w.get("score")) for w in a.get("words", [])])
+        for s, a in zip(segments, out["segments"])
     ]
-    return aligned, "align"
 
 
 def repair(segments: list[Segment], duration: float) -> list[Segment]:

@@ -112,7 +112,7 @@ def test_a_failed_aligner_load_is_retried_after_a_while_and_a_success_is_kept(mo
     calls: list[str] = []
     outcome: list[object] = [FileNotFoundError("not cached yet")]
 
-    def loader(language, device):
+    def loader(language, device, name=None):
         calls.append(language)
         if isinstance(outcome[0], Exception):
             raise outcome[0]

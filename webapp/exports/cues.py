@@ -7,6 +7,12 @@ anywhere else (always between words) dearest, while cues that could not be read 
 second, even after lengthening them into the following silence, are penalised so the text is split earlier.
 Cues are then shown for at least ``min_duration`` where the next cue leaves room, never overlap, and their
 two lines are balanced.
+
+Scripts (issue 14): Chinese and Japanese have no spaces to break at; their words are joined without one, and a
+run written in them is held to at most CJK_MAX_CHARS characters a line and CJK_MAX_CPS characters a second (the
+limits broadcasters' guides give for them). Lines of right-to-left text (Arabic, Hebrew, Persian, Urdu, ...)
+begin with a RIGHT-TO-LEFT MARK, so a player lays out a line that starts with a digit, a Latin name or a
+speaker prefix right to left too.
 """
 from __future__ import annotations
 
@@ -15,7 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from webapp.exports.words import Segment, Word, display_name, flatten_words
+from webapp.exports.words import Segment, Word, display_name, flatten_words, is_cjk, join
+
+CJK_MAX_CHARS = 16  # characters a line for Chinese and Japanese
+CJK_MAX_CPS = 9.0  # characters a second
+RLM = "\u200f"
+_RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
 
 SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 CLAUSE_END = (",", ";", ":", "–", "—", "、", "，")
@@ -49,9 +60,13 @@ class Cue:
         return self.end - self.start
 
     @property
+    def rtl(self) -> bool:
+        return is_rtl(self.text)
+
+    @property
     def cps(self) -> float:
         """Reading speed: displayed characters (a line break counts as a space) per second."""
-        chars = len(" ".join(self.lines))
+        chars = len(join(self.lines).replace(RLM, ""))
         return chars / self.duration if self.duration > 0 else math.inf
 
 
@@ -65,6 +80,21 @@ class _Rules:
 
     def reading_ms(self, chars: int) -> int:
         return math.ceil(chars * 1000 / self.max_cps)
+
+    def for_words(self, words: Sequence[Word]) -> "_Rules":
+        """These rules, tightened for a run written mostly in Chinese or Japanese characters."""
+        text = "".join(w.text for w in words)
+        if sum(map(is_cjk, text)) * 2 <= len(text):
+            return self
+        return _Rules(min(self.max_chars, CJK_MAX_CHARS), self.max_lines, self.max_ms, self.min_ms,
+                      min(self.max_cps, CJK_MAX_CPS))
+
+
+def is_rtl(text: str) -> bool:
+    """Whether most of the text's letters are of a right-to-left script."""
+    letters = [c for c in text if c.isalpha()]
+    rtl = sum(any(lo <= ord(c) <= hi for lo, hi in _RTL_RANGES) for c in letters)
+    return bool(letters) and rtl * 2 > len(letters)
 
 
 def build_cues(
@@ -95,23 +125,24 @@ def build_cues(
         first = prefix if new_turn or prefix_every_cue else ""
         rest = prefix if prefix_every_cue else ""
         limit = runs[n + 1][0][0].start_ms if n + 1 < len(runs) else None
+        run_rules = rules.for_words(words)
         start = 0
-        for end in _best_breaks(words, first, rest, limit, rules):
-            drafts.append((words[start:end], first if start == 0 else rest))
+        for end in _best_breaks(words, first, rest, limit, run_rules):
+            drafts.append((words[start:end], first if start == 0 else rest, run_rules))
             start = end
-    return _timed(drafts, rules)
+    return _timed(drafts)
 
 
 def wrap(tokens: Sequence[str], max_chars: int = 42, max_lines: int = 2) -> list[str] | None:
     """Fewest, most even lines of at most ``max_chars`` holding the tokens, or None if they do not fit."""
-    joined = " ".join(tokens)
+    joined = join(tokens)
     if len(joined) <= max_chars:
         return [joined]
     for count in range(2, max_lines + 1):
         best, best_cost = None, math.inf
         for cuts in combinations(range(1, len(tokens)), count - 1):
             bounds = (0, *cuts, len(tokens))
-            lines = [" ".join(tokens[a:b]) for a, b in zip(bounds, bounds[1:])]
+            lines = [join(tokens[a:b]) for a, b in zip(bounds, bounds[1:])]
             lengths = [len(line) for line in lines]
             if max(lengths) > max_chars:
                 continue
@@ -128,12 +159,14 @@ def wrap(tokens: Sequence[str], max_chars: int = 42, max_lines: int = 2) -> list
 
 def _fits(tokens: Sequence[str], max_chars: int, max_lines: int) -> bool:
     """Whether the tokens fit the lines at all; filling each line greedily needs the fewest lines."""
-    lines, width = 1, -1
+    lines, width, prev = 1, 0, ""
     for token in tokens:
-        if width + 1 + len(token) <= max_chars:
-            width += 1 + len(token)
+        gap = len(join([prev, token])) - len(prev) - len(token) if prev and width else 0
+        if width + gap + len(token) <= max_chars:
+            width += gap + len(token)
         else:
             lines, width = lines + 1, len(token)
+        prev = token
     return lines <= max_lines and width <= max_chars
 
 
@@ -150,13 +183,14 @@ def _prefix(style: str | None, speaker: str | None, names: Mapping[str, str] | N
 
 
 def _runs(words: list[Word], max_pause_ms: int) -> list[tuple[list[Word], bool]]:
-    """Split words where the speaker changes (a new turn) or a long pause falls: no cue spans either."""
+    """Split words where the speaker changes (a new turn), a long pause falls or the language changes: no cue
+    spans any of them."""
     runs: list[tuple[list[Word], bool]] = []
     for word in words:
         last = runs[-1][0][-1] if runs else None
         if last is None or word.speaker != last.speaker:
             runs.append(([word], True))
-        elif word.start_ms - last.end_ms > max_pause_ms:
+        elif word.start_ms - last.end_ms > max_pause_ms or word.language != last.language:
             runs.append(([word], False))
         else:
             runs[-1][0].append(word)
@@ -181,7 +215,7 @@ def _best_breaks(words: list[Word], first: str, rest: str, limit: int | None, ru
             too_long = words[j - 1].end_ms - words[i].start_ms > rules.max_ms
             if i < j - 1 and (too_long or not _fits(tokens, rules.max_chars, rules.max_lines)):
                 break  # adding earlier words only makes the cue longer
-            cost = best[i] + _cue_cost(words, i, j, len(" ".join(tokens)), limit, rules)
+            cost = best[i] + _cue_cost(words, i, j, len(join(tokens)), limit, rules)
             if cost < best[j]:
                 best[j], back[j] = cost, i
     ends, j = [], n
@@ -208,22 +242,24 @@ def _cue_cost(words: list[Word], i: int, j: int, chars: int, limit: int | None, 
     return cost
 
 
-def _timed(drafts: list[tuple[list[Word], str]], rules: _Rules) -> list[Cue]:
+def _timed(drafts: list[tuple[list[Word], str, _Rules]]) -> list[Cue]:
     """Final cue times: spoken span, lengthened for reading and minimum display into free time, never overlapping."""
     cues: list[Cue] = []
     prev_end = 0
-    for k, (words, prefix) in enumerate(drafts):
+    for k, (words, prefix, rules) in enumerate(drafts):
         tokens = _tokens(words, prefix)
-        lines = wrap(tokens, rules.max_chars, rules.max_lines) or [" ".join(tokens)]
+        lines = wrap(tokens, rules.max_chars, rules.max_lines) or [join(tokens)]
         start = max(words[0].start_ms, prev_end)
         spoken_end = min(max(words[-1].end_ms, start), start + rules.max_ms)
-        wanted = start + max(rules.reading_ms(len(" ".join(lines))), rules.min_ms)
+        wanted = start + max(rules.reading_ms(len(join(lines))), rules.min_ms)
         limit = start + rules.max_ms
         next_start = drafts[k + 1][0][0].start_ms if k + 1 < len(drafts) else None
         if next_start is not None and next_start > start:
             # Overlapping speech ends this cue where the next speaker's begins, rather than delaying theirs.
             limit = min(limit, next_start)
         end = max(min(max(spoken_end, wanted), limit), start + 1)
+        if is_rtl(" ".join(lines)):
+            lines = [RLM + line for line in lines]
         cues.append(Cue(start / 1000, end / 1000, tuple(lines), tuple(w.text for w in words), words[0].speaker))
         prev_end = end
     return cues

@@ -11,6 +11,36 @@ from dataclasses import dataclass
 from typing import Any
 
 Segment = Mapping[str, Any]
+CJK_SPLIT = 6  # a Chinese or Japanese "word" longer than this (no spaces to break at) is cut into characters
+_CJK_RANGES = ((0x3000, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF))
+
+
+def is_cjk(char: str) -> bool:
+    """A Chinese or Japanese character or punctuation mark: written with no space before or after it."""
+    return any(lo <= ord(char) <= hi for lo, hi in _CJK_RANGES)
+
+
+def join(tokens: Sequence[str]) -> str:
+    """Tokens as displayed: a space between two, except where either side is Chinese or Japanese."""
+    out = ""
+    for token in tokens:
+        if out and token and not (is_cjk(out[-1]) or is_cjk(token[0])):
+            out += " "
+        out += token
+    return out
+
+
+def _pieces(token: str) -> list[str]:
+    """A long CJK token cut into characters (punctuation kept with the character before it)."""
+    if len(token) <= CJK_SPLIT or not any(map(is_cjk, token)):
+        return [token]
+    out: list[str] = []
+    for char in token:
+        if out and (char in "、。，．！？：；」』）】" or not is_cjk(char) and not is_cjk(out[-1][-1])):
+            out[-1] += char
+        else:
+            out.append(char)
+    return out
 
 
 @dataclass(frozen=True)
@@ -19,6 +49,7 @@ class Word:
     start_ms: int
     end_ms: int
     speaker: str | None
+    language: str | None = None  # the segment's: a cue never spans a change of language
 
 
 def to_ms(seconds: float | None, default: int = 0) -> int:
@@ -51,14 +82,21 @@ def flatten_words(segments: Iterable[Segment]) -> list[Word]:
     for seg in segments:
         seg_start = to_ms(seg.get("start"))
         seg_end = max(seg_start, to_ms(seg.get("end"), seg_start))
-        speaker = seg.get("speaker")
+        speaker, language = seg.get("speaker"), seg.get("language")
         raw = [w for w in seg.get("words") or [] if str(w.get("word") or "").strip()]
         if raw:
-            words.extend(_timed_words(raw, seg_start, seg_end, speaker))
+            timed = _timed_words(raw, seg_start, seg_end, speaker)
         else:
             tokens = str(seg.get("text") or "").split()
             spans = _share(seg_start, seg_end, tokens)
-            words.extend(Word(t, s, e, speaker) for t, (s, e) in zip(tokens, spans))
+            timed = [Word(t, s, e, speaker) for t, (s, e) in zip(tokens, spans)]
+        for word in timed:
+            pieces = _pieces(word.text)
+            if len(pieces) == 1:
+                words.append(Word(word.text, word.start_ms, word.end_ms, word.speaker, language))
+            else:  # share the word's time among its characters
+                words.extend(Word(p, s, e, word.speaker, language) for p, (s, e) in
+                             zip(pieces, _share(word.start_ms, word.end_ms, pieces)))
     return words
 
 

@@ -18,6 +18,35 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 STAGES = ("fetch", "decode", "transcribe", "align", "diarize", "store")
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+RTL_LANGUAGES = frozenset({"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})  # written right to left
+LOW_CONFIDENCE = 0.5  # a detected language less sure than this is flagged in the reader, not silently trusted
+
+# Search (issue 14): each segment is indexed with the text-search configuration of its own language (PostgreSQL's
+# built-in snowball stemmers, 16 or newer); a language without one is indexed word for word ('simple').
+TS_CONFIGS = {
+    "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek", "en": "english",
+    "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french", "ga": "irish", "hi": "hindi",
+    "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian", "lt": "lithuanian", "ne": "nepali",
+    "nl": "dutch", "nn": "norwegian", "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+    "sr": "serbian", "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}
+# Scripts written without spaces between words: each character is indexed as a word of its own, so a query of a
+# few characters finds them as a phrase (index-backed, and with no extension such as pg_trgm needed).
+CJK_CLASS = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]"  # kana and CJK ideographs
+
+
+def ts_config_sql(column: str = "language") -> str:
+    """SQL: the regconfig for a language code column (immutable, so a generated column may use it)."""
+    whens = " ".join(f"WHEN '{code}' THEN '{cfg}'::regconfig" for code, cfg in sorted(TS_CONFIGS.items()))
+    return f"(CASE {column} {whens} ELSE 'simple'::regconfig END)"
+
+
+def ts_text_sql(column: str = "text") -> str:
+    """SQL: the text as indexed, every CJK character standing apart."""
+    return f"regexp_replace({column}, '({CJK_CLASS})', ' \\1 ', 'g')"
+
+
+TSV_SQL = f"to_tsvector({ts_config_sql('language')}, {ts_text_sql('text')})"
 
 
 def _title_as_name(context) -> str:
@@ -70,6 +99,11 @@ class Transcript(db.Model):
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def language_uncertain(self) -> bool:
+        """The language was detected, with low confidence (a given language is never uncertain)."""
+        return self.language_probability is not None and self.language_probability < LOW_CONFIDENCE
+
     def speaker_names(self) -> dict[str, str]:
         return {s.label: s.display_name or s.label for s in self.speakers}
 
@@ -100,17 +134,25 @@ class Segment(db.Model):
     end: Mapped[float] = mapped_column(Float)
     speaker: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
-    # Full-text search: PostgreSQL keeps this column in step with `text` by itself.
-    tsv = mapped_column(TSVECTOR, Computed("to_tsvector('english', text)", persisted=True))
+    # the language this stretch was transcribed in, and how sure its detection was (None: given, or older rows)
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    # Full-text search: PostgreSQL keeps this column in step with `text` and `language` by itself.
+    tsv = mapped_column(TSVECTOR, Computed(TSV_SQL, persisted=True))
 
     transcript: Mapped[Transcript] = relationship(back_populates="segments")
     words: Mapped[list["Word"]] = relationship(
         back_populates="segment", order_by="Word.idx", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    @property
+    def rtl(self) -> bool:
+        return self.language in RTL_LANGUAGES
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "start": self.start, "end": self.end, "speaker": self.speaker, "text": self.text,
+            "language": self.language, "language_probability": self.language_probability,
             "words": [w.as_dict() for w in self.words],
         }
 

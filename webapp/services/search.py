@@ -5,9 +5,17 @@ GIN index finds the matching segments, at most CANDIDATES of them are ranked wit
 and only that page is highlighted (ts_headline re-parses the text, so it must never run on every match).
 The cap bounds a query of very common words (tens of thousands of matching segments, where ranking alone
 costs ~200 ms on 1,000 hours): such a query ranks the first CANDIDATES matches found, not all of them.
+
+Languages (issue 14): each segment is indexed with its own language's configuration (webapp.models.transcript.
+TSV_SQL), and the query is parsed in every configuration and OR-ed, so a German word finds its German inflections
+in German segments and an English word its English ones: the index is looked up with any language's reading of
+the query, and each candidate is then matched (and ranked, and highlighted) with its own language's reading, so
+a minus or a phrase means what it says in that language. Chinese and Japanese characters are
+indexed one by one, and a run of them in a query is searched as a phrase, so two characters find them.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,11 +25,21 @@ from sqlalchemy import text
 
 from webapp.extensions import db
 from webapp.models import User
+from webapp.models.transcript import CJK_CLASS, TS_CONFIGS, ts_config_sql, ts_text_sql
 from webapp.services import tags, transcripts
 
 START, STOP = "\ue000", "\ue001"  # private-use marks: escaped text can never contain a real <mark>
 HEADLINE_OPTS = f"StartSel={START}, StopSel={STOP}, MaxWords=40, MinWords=16, ShortWord=2, MaxFragments=0"
 CANDIDATES = 5000
+CONFIGS = sorted({*TS_CONFIGS.values(), "simple"})  # every configuration a segment can be indexed with
+_CJK_RUN = re.compile(f"{CJK_CLASS}+")
+_CJK_SPACE = re.compile(f" +(?={CJK_CLASS}|[{START}{STOP}])|(?<={CJK_CLASS}|[{START}{STOP}]) +")
+
+
+def query_text(q: str) -> str:
+    """The query as the index sees text: a run of CJK characters becomes a phrase of single characters."""
+    quoted = '"' in q
+    return _CJK_RUN.sub(lambda m: (" {} " if quoted else ' "{}" ').format(" ".join(m.group())), q).strip()
 
 
 @dataclass
@@ -57,6 +75,8 @@ class Hit:
 
 def highlight(raw: str) -> Markup:
     """ts_headline output (plain text with private-use marks) as safe HTML with <mark> tags."""
+    if _CJK_RUN.search(raw):  # the headline ran on the indexed form: close up the CJK characters again
+        raw = _CJK_SPACE.sub("", raw)
     return Markup(str(escape(raw)).replace(START, "<mark>").replace(STOP, "</mark>"))
 
 
@@ -67,32 +87,49 @@ def parse_date(raw: str | None) -> date | None:
         return None
 
 
+# Step 1: the query read in every configuration (~0.5 ms). Its results go back into step 2 as constants, so the
+# planner sees the real tsquery and estimates its matches from the index statistics.
+PARSE_SQL = """
+SELECT array_agg(websearch_to_tsquery(cfg::regconfig, :q)::text ORDER BY n)
+FROM unnest(CAST(:configs AS text[])) WITH ORDINALITY u(cfg, n)
+"""
+
 SQL = """
-WITH q AS (SELECT websearch_to_tsquery('english', :q) AS query),
+WITH q AS (SELECT CAST(:query AS tsquery) AS query, CAST(:per AS tsquery[]) AS per),
 hits AS MATERIALIZED (
-    SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, ts_rank(c.tsv, q.query) AS rank
+    SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, c.language, c.own,
+           ts_rank(c.tsv, c.own) AS rank
     FROM (
-        SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.tsv
+        SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.language, s.tsv, o.own
         FROM segments s
         JOIN transcripts t ON t.id = s.transcript_id
         {speaker_join}
         CROSS JOIN q
-        WHERE s.tsv @@ q.query {where}
+        CROSS JOIN LATERAL (SELECT q.per[array_position(CAST(:configs AS text[]), {seg_config}::text)] AS own) o
+        WHERE s.tsv @@ CAST(:query AS tsquery) {where}
         LIMIT :candidates
     ) c
-    CROSS JOIN q
+    WHERE c.tsv @@ c.own  -- after the cap: here the planner's estimate (from the index statistics) holds
     ORDER BY rank DESC, c.transcript_id DESC, c.start
     LIMIT :limit OFFSET :offset
 )
 SELECT h.id, h.transcript_id, h.start, h."end", h.rank, t.title, t.language, t.created_at,
        coalesce(sp.display_name, h.speaker) AS speaker,
-       ts_headline('english', h.text, q.query, :opts) AS snippet
+       h.language AS segment_language,
+       ts_headline({config}, {indexed}, h.own, :opts) AS snippet
 FROM hits h
 JOIN transcripts t ON t.id = h.transcript_id
 LEFT JOIN speakers sp ON sp.transcript_id = h.transcript_id AND sp.label = h.speaker
-CROSS JOIN q
 ORDER BY h.rank DESC, h.transcript_id DESC, h.start
 """
+
+
+def union(per: list[str]) -> str | None:
+    """One tsquery (text) matching what any configuration's reading matches; None when every reading is empty
+    (only stop words)."""
+    distinct = list(dict.fromkeys(x for x in per if x))
+    return " | ".join(f"({x})" for x in distinct) if distinct else None
+
 
 
 def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 20, offset: int = 0) -> list[Hit]:
@@ -103,7 +140,11 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
         return []
     filters = filters or Filters()
     offset = min(offset, CANDIDATES)  # hits come from at most CANDIDATES matches: past them there are none
-    where, params = [], {"q": q[:500], "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
+    per = db.session.execute(text(PARSE_SQL), {"q": query_text(q[:500]), "configs": CONFIGS}).scalar_one()
+    query = union(per)
+    if query is None:
+        return []
+    where, params = [], {"query": query, "per": per, "configs": CONFIGS, "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
                          "candidates": CANDIDATES}
     speaker_join = ""
     params["uid"] = user.id
@@ -117,7 +158,7 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
         where.append("coalesce(fsp.display_name, fsp.label) ILIKE :speaker")
         params["speaker"] = "%" + filters.speaker.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     if filters.language:
-        where.append("t.language = :language")
+        where.append("s.language = :language")  # the segment's own: a German passage in an English meeting
         params["language"] = filters.language
     if filters.date_from:
         where.append("t.created_at >= :date_from")
@@ -125,10 +166,13 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     if filters.date_to and filters.date_to < date.max:  # the last day there is bounds nothing
         where.append("t.created_at < :date_to")
         params["date_to"] = filters.date_to + timedelta(days=1)
-    sql = SQL.format(speaker_join=speaker_join, where="".join(f" AND {w}" for w in where))
+    sql = SQL.format(speaker_join=speaker_join, where="".join(f" AND {w}" for w in where),
+                     config=ts_config_sql("h.language"), indexed=ts_text_sql("h.text"),
+                     seg_config=ts_config_sql("s.language"))
     rows = db.session.execute(text(sql), params).mappings().all()
     return [Hit(transcript_id=r["transcript_id"], title=r["title"], segment_id=r["id"], start=r["start"],
-                end=r["end"], speaker=r["speaker"], language=r["language"], created_at=r["created_at"],
+                end=r["end"], speaker=r["speaker"], language=r["segment_language"] or r["language"],
+                created_at=r["created_at"],
                 rank=r["rank"], snippet=highlight(r["snippet"])) for r in rows]
 
 

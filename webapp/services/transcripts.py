@@ -142,7 +142,8 @@ def segments_data(t: Transcript) -> list[dict[str, Any]]:
 def detail(t: Transcript) -> dict[str, Any]:
     data = summary(t)
     data.update({
-        "language_probability": t.language_probability, "word_timing": t.word_timing,
+        "language_probability": t.language_probability, "language_uncertain": t.language_uncertain,
+        "word_timing": t.word_timing,
         "diarization": t.diarization, "options": t.options, "timings": t.timings,
         "speakers": [{"label": s.label, "name": s.display_name or s.label} for s in t.speakers],
         "segments": segments_data(t) if t.status == "done" else [],
