@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_sharing"
-down_revision = "0003_sessions"
+down_revision = "0005_languages"  # chained at merge (written from 0003_sessions)
 branch_labels = None
 depends_on = None
 
