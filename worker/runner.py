@@ -38,7 +38,11 @@ def make_worker(app, name: str | None = None) -> SimpleWorker:
     tasks.set_app(app)
     with app.app_context():
         conn = queue_mod.connection()
-    return SimpleWorker([Queue(queue_mod.QUEUE_NAME, connection=conn)], connection=conn, name=name)
+    # Webhook deliveries first: each is a short POST, and should not wait behind a queue of long recordings.
+    from webapp.services.webhooks import QUEUE_NAME as WEBHOOKS
+
+    return SimpleWorker([Queue(WEBHOOKS, connection=conn), Queue(queue_mod.QUEUE_NAME, connection=conn)],
+                        connection=conn, name=name)
 
 
 ANNOUNCE_INTERVAL = 15.0  # seconds between "these are my models" announcements (see model_registry)
@@ -89,11 +93,16 @@ def run(app, *, burst: bool = False, preload: bool = True) -> None:
             logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
     from worker.reaper import Reaper
 
+    if settings.metrics_port:
+        from webapp import metrics
+
+        metrics.serve(settings.metrics_port, settings.metrics_token)
     reaper, announcer = Reaper(app), ModelAnnouncer(app)
     reaper.start()
     announcer.start()
     try:
-        make_worker(app).work(burst=burst, with_scheduler=False, logging_level="INFO")
+        # the scheduler moves retries that wait (webhook backoff) back onto their queue when their time comes
+        make_worker(app).work(burst=burst, with_scheduler=True, logging_level="INFO")
     finally:
         reaper.stop()
         announcer.stop()

@@ -4,5 +4,6 @@ from webapp.models.media import Media
 from webapp.models.transcript import Segment, Speaker, Transcript, Word
 from webapp.models.session import UserSession
 from webapp.models.user import ApiToken, User
+from webapp.models.webhook import Webhook, WebhookDelivery
 
-__all__ = ["ApiToken", "IngestRecord", "Media", "Segment", "Speaker", "Transcript", "User", "UserSession", "Word"]
+__all__ = ["ApiToken", "IngestRecord", "Media", "Segment", "Speaker", "Transcript", "User", "UserSession", "Webhook", "WebhookDelivery", "Word"]
