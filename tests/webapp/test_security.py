@@ -9,7 +9,8 @@ from flask import Blueprint
 from webhelpers import csrf, login
 
 # Routes anyone may reach. Keep this list short: every other route must refuse a stranger.
-PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio"}
+PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio",
+          "metrics.metrics_page"}  # its own METRICS_TOKEN, 404 when unset (tests/worker/test_metrics.py)
 METHODS = ("GET", "POST", "DELETE")
 
 
@@ -25,8 +26,12 @@ def world(people, make_transcript, app):
         seg = db.session.scalars(db.select(Segment).where(Segment.transcript_id == tid)).first()
         bob_token_id = db.session.scalars(db.select(ApiToken.id).where(ApiToken.user_id == people["bob"][0])).first()
         assert db.session.get(Transcript, tid) is not None
-    return {"transcript_id": tid, "segment_id": seg.id, "token_id": bob_token_id, "label": "SPEAKER_00",
-            "fmt": "txt", "filename": "app.css"}
+        seg_id = seg.id
+        from webapp.models import User
+        from webapp.services import webhooks
+        hook_id = webhooks.create(db.session.get(User, alice_id), "https://example.org/hook", None)[0].id
+    return {"transcript_id": tid, "segment_id": seg_id, "token_id": bob_token_id, "label": "SPEAKER_00",
+            "fmt": "txt", "filename": "app.css", "webhook_id": hook_id}
 
 
 def _routes(app, world, needing: str | None = None):
@@ -231,7 +236,8 @@ def test_malformed_bodies_get_a_400_not_a_500(app, client, people, world):
     headers = {"X-CSRF-Token": csrf(client), "Authorization": f"Bearer {people['alice'][1]}",
                "Content-Type": "application/json"}
     for endpoint, method, url in _routes(app, world):
-        if method == "GET" or endpoint in ("auth.logout", "api.delete_transcript", "pages.delete", "hooks.minio"):
+        if method == "GET" or endpoint in ("auth.logout", "api.delete_transcript", "pages.delete", "hooks.minio",
+                                                  "api_webhooks.delete_webhook"):
             continue
         for body in (b"{not json", b"\xff\xfe\x00garbage", b'{"file": 1}'):
             resp = client.open(url, method=method, data=body, headers=headers)

@@ -109,8 +109,9 @@ openapi.EXTRA_PATHS["/webhooks"] = {
             "401": openapi.UNAUTH},
     },
 }
-openapi.EXTRA_PATHS["/webhooks/{id}"] = {
-    "delete": {"summary": "Remove a webhook", "operationId": "deleteWebhook", "parameters": [openapi.ID],
+openapi.EXTRA_PATHS["/webhooks/{webhook_id}"] = {
+    "delete": {"summary": "Remove a webhook", "operationId": "deleteWebhook",
+               "parameters": [{**openapi.ID, "name": "webhook_id"}],
                "responses": {"204": {"description": "removed"}, "401": openapi.UNAUTH,
                              "404": openapi._err("no such webhook, or not yours")}},
 }
