@@ -57,7 +57,7 @@
     return new Promise(function (resolve) {
       if (file.type && /^(text|image|font)\//.test(file.type)) {
         finish(ui, false, "not an audio or video file (" + file.type + ")");
-        return resolve();
+        return resolve(false);
       }
       var data = new FormData(form);
       data.delete("file");
@@ -77,11 +77,12 @@
         var body = {};
         try { body = JSON.parse(xhr.responseText); } catch (err) { /* not JSON: say so below */ }
         var r = (body.files || [])[0];
-        if (xhr.status < 300 && r && r.ok) finish(ui, true, r.message, r.url);
+        var ok = xhr.status < 300 && r && r.ok;
+        if (ok) finish(ui, true, r.message, r.url);
         else finish(ui, false, (r && r.error) || body.error || "the server refused the file (" + xhr.status + ")");
-        resolve();
+        resolve(!!ok);
       };
-      xhr.onerror = function () { finish(ui, false, "the upload was interrupted; try again"); resolve(); };
+      xhr.onerror = function () { finish(ui, false, "the upload was interrupted; try again"); resolve(false); };
       xhr.send(data);
     });
   }
@@ -99,6 +100,14 @@
     });
     chain = chain.then(refreshList);
   }
+
+  // record.js hands its recordings to the same path, one request each; the promise says whether it was taken.
+  window.scriptoriumUpload = function (file) {
+    var ui = item(file);
+    var sent = chain.then(function () { return send(file, ui); });
+    chain = sent.then(refreshList);
+    return sent;
+  };
 
   input.addEventListener("change", function () { add(input.files); input.value = ""; });
   form.addEventListener("submit", function (e) { e.preventDefault(); add(input.files); input.value = ""; });
