@@ -18,8 +18,15 @@ import os
 import threading
 from typing import Callable, Iterable
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, make_wsgi_app
-from prometheus_client.core import GaugeMetricFamily, Metric
+# Multiprocess mode (gunicorn): the unlabelled metrics below open their file in this directory as they are
+# created, so it must exist first. Only counters and histograms live there (no live gauges), so the files of
+# gunicorn workers that have exited keep counting, as counters should.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import (  # noqa: E402
+    REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, make_wsgi_app)
+from prometheus_client.core import GaugeMetricFamily, Metric  # noqa: E402
 
 log = logging.getLogger("scriptorium.metrics")
 

@@ -265,3 +265,11 @@ def test_values_the_database_cannot_hold_get_a_400(client, people, world):
     assert resp.status_code == 400
     assert client.get(f"/transcripts/{tid}").status_code == 200
     assert client.get("/search?q=a%00b").status_code < 500
+
+
+def test_only_the_upload_page_may_use_the_microphone(client, people):
+    """Record in the browser needs the microphone on / (this origin only); every other page keeps it off."""
+    assert "microphone=(self)" in client.get("/").headers["Permissions-Policy"]
+    for url in ("/account", "/search?q=x", "/login", "/api/v1/transcripts"):
+        policy = client.get(url).headers["Permissions-Policy"]
+        assert "microphone=()" in policy and "camera=()" in policy, (url, policy)

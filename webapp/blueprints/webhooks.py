@@ -98,7 +98,10 @@ openapi.EXTRA_PATHS["/webhooks"] = {
         "operationId": "createWebhook",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["url"],
-            "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2000},
+            "properties": {"url": {"type": "string", "maxLength": 2000,
+                                   "pattern": "^https?://[A-Za-z0-9._~-]+(:([1-9][0-9]{0,3}|[1-5][0-9]{4}))?([/?#][^\\x00]*)?$",
+                                   "description": "http(s) only; loopback, private and link-local targets are "
+                                                  "refused unless the server sets WEBHOOK_ALLOW_PRIVATE"},
                            "events": {"type": "array", "minItems": 1,
                                       "items": {"type": "string", "enum": list(EVENTS)}}}}}}},
         "responses": {
