@@ -109,3 +109,16 @@ def test_ingest_outcomes_are_counted(app):
         ledger.finish(row, "submitted")
     assert value("unsupported") == before_unsupported + 1
     assert value("submitted") == before_submitted + 1
+
+
+def test_the_grafana_dashboard_uses_only_metrics_that_exist(client, with_token):
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    used = {re.sub(r"_(bucket|total|count|sum)$", "", name) for p in dashboard["panels"] for t in p["targets"]
+            for name in re.findall(r"scriptorium_[a-z_]+", t["expr"])}
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).get_data(as_text=True)
+    exposed = {f.name for f in text_string_to_metric_families(text)}
+    assert len(used) >= 10 and used <= exposed, used - exposed
