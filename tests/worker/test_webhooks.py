@@ -152,3 +152,23 @@ def test_a_target_that_became_private_is_refused_at_delivery_and_not_retried(
         rows = db.session.scalars(db.select(WebhookDelivery)).all()
         assert [(r.outcome, r.status_code) for r in rows] == [("refused", None)]
         assert "WEBHOOK_ALLOW_PRIVATE" in rows[0].error
+
+
+def test_a_failed_transcript_is_delivered_only_to_webhooks_that_want_failures(
+        app, client, auth, run_jobs, clips, secret_box, allow_private):
+    receiver = Receiver(secret_box, [])
+    try:
+        wants_failed = client.post("/api/v1/webhooks", headers=auth, json={
+            "url": receiver.url, "events": ["transcript.failed"]}).get_json()
+        client.post("/api/v1/webhooks", headers=auth, json={"url": receiver.url + "&done-only",
+                                                            "events": ["transcript.done"]})
+        secret_box["secret"] = wants_failed["secret"]
+        tid = submit(client, auth, clips.speech, language="en", model="large-v3")  # not installed here: fails
+        run_jobs()
+        assert client.get(f"/api/v1/transcripts/{tid}", headers=auth).get_json()["status"] == "failed"
+        assert len(receiver.requests) == 1
+        sent = receiver.requests[0]
+        assert sent["signed"] and sent["headers"]["X-Scriptorium-Event"] == "transcript.failed"
+        assert sent["body"]["transcript"]["status"] == "failed" and sent["body"]["transcript"]["error"]
+    finally:
+        receiver.close()
