@@ -12,6 +12,7 @@ import logging
 import socket
 import ssl
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from rq import get_current_job
 from sqlalchemy import select
@@ -56,9 +57,8 @@ class _PinnedHTTP(http.client.HTTPConnection):
 def post(url: str, address: str, headers: dict[str, str], body: bytes) -> int:
     """POST ``body`` to ``url`` over a connection to ``address``; the HTTP status (redirects are not followed)."""
     scheme, host, port = service.check_url(url)
-    parts = url.split("://", 1)[1]
-    path = "/" + parts.split("/", 1)[1] if "/" in parts else "/"
-    path = path.split("#", 1)[0]
+    parts = urlsplit(url.strip())
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn_cls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
     conn = conn_cls(host, port, address, timeout=TIMEOUT_S)
     try:

@@ -172,3 +172,34 @@ def test_a_failed_transcript_is_delivered_only_to_webhooks_that_want_failures(
         assert sent["body"]["transcript"]["status"] == "failed" and sent["body"]["transcript"]["error"]
     finally:
         receiver.close()
+
+
+def test_the_worker_puts_a_retry_back_on_its_queue_when_its_backoff_has_passed(app):
+    """What `scriptorium worker` runs beside its jobs (RetryScheduler): a due retry moves to the queue, a later
+    one stays scheduled."""
+    import time
+    from datetime import timedelta
+
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    from webapp import queue as queue_mod
+    from webapp.services.webhooks import QUEUE_NAME
+    from worker.runner import RetryScheduler
+
+    with app.app_context():
+        q = Queue(QUEUE_NAME, connection=queue_mod.connection())
+        now = datetime.now(timezone.utc)
+        due = q.enqueue_at(now - timedelta(seconds=1), "worker.webhooks.deliver", 1, "due", "transcript.done", "{}")
+        later = q.enqueue_at(now + timedelta(hours=1), "worker.webhooks.deliver", 1, "later", "transcript.done", "{}")
+    mover = RetryScheduler(app, interval=0.2)
+    mover.start()
+    try:
+        deadline = time.monotonic() + 20
+        while q.job_ids != [due.id]:
+            assert time.monotonic() < deadline, q.job_ids
+            time.sleep(0.05)
+    finally:
+        mover.stop()
+        mover.join(5)
+    assert ScheduledJobRegistry(queue=q).get_job_ids() == [later.id]

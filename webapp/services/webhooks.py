@@ -95,7 +95,8 @@ def resolve_target(host: str, port: int, allow_private: bool) -> list[str]:
     if not allow_private:
         bad = [a for a in addrs if _refused_address(ipaddress.ip_address(a.split("%")[0]))]
         if bad:
-            raise TargetRefused(f"the webhook host {host} is a loopback, private or link-local address ({bad[0]}); "
+            # the address itself is not told: the delivery log must not become a way to map the inside
+            raise TargetRefused(f"the webhook host {host} resolves to a loopback, private or link-local address; "
                                 "set WEBHOOK_ALLOW_PRIVATE=true to allow such targets")
     return addrs
 
