@@ -81,3 +81,19 @@ def test_the_account_page_manages_webhooks(client, people):
                          ).get_json()["items"][0]["id"]
     assert post(client, f"/account/webhooks/{hook_id}/delete", htmx=True).status_code == 200
     assert "No webhooks yet." in client.get("/account").get_data(as_text=True)
+
+
+def test_settings_embedded_allows_private_targets_production_does_not(tmp_path):
+    from webapp.settings import SettingsError, load
+
+    embedded = load({"SCRIPTORIUM_DATA_DIR": str(tmp_path)}, services=False)
+    assert embedded.webhook_allow_private and embedded.metrics_token is None and embedded.metrics_port is None
+    prod = {"DATABASE_URL": "postgresql://u:p@db/x", "SCRIPTORIUM_DATA_DIR": str(tmp_path)}
+    assert not load(prod, services=False).webhook_allow_private
+    tuned = load({**prod, "WEBHOOK_ALLOW_PRIVATE": "true", "METRICS_TOKEN": "metrics-secret-xyz", "METRICS_PORT": "9101",
+                  "PUBLIC_URL": "https://s.example.org/"}, services=False)
+    assert tuned.webhook_allow_private and tuned.metrics_port == 9101 and tuned.public_url == "https://s.example.org"
+    assert "metrics-secret-xyz" not in repr(tuned)  # the token stays out of logs
+    for bad in ({"WEBHOOK_ALLOW_PRIVATE": "maybe"}, {"METRICS_PORT": "http"}, {"PUBLIC_URL": "example.org"}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            load({**prod, **bad}, services=False)
