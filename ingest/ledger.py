@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import selectinload
 
+from webapp import metrics
 from webapp.extensions import db
 from webapp.models import IngestRecord, Segment, Transcript, User
 from webapp.models.user import utcnow
@@ -58,6 +59,8 @@ def note_unsupported(source: str, location: str, size: int, version: str, reason
     ).on_conflict_do_nothing(constraint="uq_ingest_ledger_file_version").returning(IngestRecord.id)
     new = db.session.execute(stmt).scalar() is not None
     db.session.commit()
+    if new:
+        metrics.INGEST_FILES.labels(source=source, outcome=status).inc()
     return new
 
 
@@ -69,8 +72,11 @@ def finish(row_id: int, status: str, *, transcript_id: int | None = None, sha256
         values["transcript_id"] = transcript_id
     if sha256 is not None:
         values["sha256"] = sha256
-    db.session.execute(update(IngestRecord).where(IngestRecord.id == row_id).values(**values))
+    source = db.session.execute(update(IngestRecord).where(IngestRecord.id == row_id).values(**values)
+                                .returning(IngestRecord.source)).scalar()
     db.session.commit()
+    if source is not None:
+        metrics.INGEST_FILES.labels(source=source, outcome=status).inc()
 
 
 def release(row_id: int) -> None:

@@ -104,6 +104,11 @@ def main(app: Flask) -> None:
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
+    settings = app.config["SCRIPTORIUM"]
+    if settings.metrics_port:  # this role's own metrics port (README "Metrics")
+        from webapp import metrics
+
+        metrics.serve(settings.metrics_port, settings.metrics_token)
     for part in parts:
         part.start()
     while not stopping.wait(1.0):

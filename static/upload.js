@@ -63,7 +63,7 @@
     return new Promise(function (resolve) {
       if (file.type && /^(text|image|font)\//.test(file.type)) {
         finish(ui, false, say("notMedia", "not an audio or video file ({type})", { type: file.type }));
-        return resolve();
+        return resolve(false);
       }
       var data = new FormData(form);
       data.delete("file");
@@ -83,11 +83,12 @@
         var body = {};
         try { body = JSON.parse(xhr.responseText); } catch (err) { /* not JSON: say so below */ }
         var r = (body.files || [])[0];
-        if (xhr.status < 300 && r && r.ok) finish(ui, true, r.message, r.url);
+        var ok = xhr.status < 300 && r && r.ok;
+        if (ok) finish(ui, true, r.message, r.url);
         else finish(ui, false, (r && r.error) || body.error || say("refused", "the server refused the file ({status})", { status: xhr.status }));
-        resolve();
+        resolve(!!ok);
       };
-      xhr.onerror = function () { finish(ui, false, say("interrupted", "the upload was interrupted; try again")); resolve(); };
+      xhr.onerror = function () { finish(ui, false, say("interrupted", "the upload was interrupted; try again")); resolve(false); };
       xhr.send(data);
     });
   }
@@ -105,6 +106,14 @@
     });
     chain = chain.then(refreshList);
   }
+
+  // record.js hands its recordings to the same path, one request each; the promise says whether it was taken.
+  window.scriptoriumUpload = function (file) {
+    var ui = item(file);
+    var sent = chain.then(function () { return send(file, ui); });
+    chain = sent.then(refreshList);
+    return sent;
+  };
 
   input.addEventListener("change", function () { add(input.files); input.value = ""; });
   form.addEventListener("submit", function (e) { e.preventDefault(); add(input.files); input.value = ""; });

@@ -8,7 +8,7 @@ from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from webapp import i18n, queue, storage
+from webapp import i18n, metrics, queue, storage
 from webapp import settings as settings_mod
 from webapp.extensions import db, htmx, login_manager
 
@@ -26,6 +26,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# The upload page may use the microphone (record in the browser), and only from this origin; no other page may.
+RECORDING_PERMISSIONS = "camera=(), microphone=(self), geolocation=()"
+RECORDING_ENDPOINTS = {"pages.index"}
 
 
 class IdConverter(IntegerConverter):
@@ -88,6 +91,10 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     app.register_blueprint(api_sharing.bp)
     app.register_blueprint(share_link.bp)
     app.register_blueprint(sharing_pages.bp)
+    from webapp.blueprints import metrics as metrics_bp, webhooks
+    app.register_blueprint(webhooks.api_bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(metrics_bp.bp)
 
     @app.before_request
     def _request_id() -> None:
@@ -95,6 +102,11 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
 
     @app.after_request
     def _headers(resp):
+        if request.endpoint in RECORDING_ENDPOINTS:
+            resp.headers.setdefault("Permissions-Policy", RECORDING_PERMISSIONS)
+        if request.endpoint != "metrics.metrics_page":  # scrapes are not requests people make
+            metrics.HTTP_REQUESTS.labels(endpoint=request.endpoint or "unmatched", method=request.method,
+                                         status=str(resp.status_code)).inc()
         for name, value in SECURITY_HEADERS.items():
             resp.headers.setdefault(name, value)
         if request.is_secure:

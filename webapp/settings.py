@@ -79,6 +79,11 @@ class Settings:
     # models a worker may load (issue 12 item 5): names from the registry, plus folders an admin allows
     whisper_model_paths: tuple[str, ...] = ()  # WHISPER_MODEL_PATHS: model folders, or folders of them (os.pathsep)
     worker_max_models: int = 2  # WORKER_MAX_MODELS: models a worker keeps loaded, least recently used unloaded
+    # completion webhooks and Prometheus metrics (issue 15; README "Webhooks", "Metrics")
+    webhook_allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE: deliver to loopback/private/link-local targets
+    metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: /metrics is off (404) without it
+    public_url: str | None = None  # PUBLIC_URL: how people reach the web app (absolute links in webhook bodies)
+    metrics_port: int | None = None  # METRICS_PORT: the worker's and ingester's own /metrics port (off if unset)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -178,6 +183,20 @@ def _ingest(env: Mapping[str, str]) -> dict:
     )
 
 
+def _observability(env: Mapping[str, str], embedded: bool) -> dict:
+    """Webhook targets and metrics. Embedded mode (one machine, a person's own network) may deliver to private
+    addresses by default; production must opt in, so the server cannot be made a proxy into its own network."""
+    port = env.get("METRICS_PORT")
+    return dict(
+        webhook_allow_private=_bool("WEBHOOK_ALLOW_PRIVATE",
+                                    env.get("WEBHOOK_ALLOW_PRIVATE") or ("true" if embedded else "false")),
+        metrics_token=env.get("METRICS_TOKEN") or None,
+        metrics_port=_int("METRICS_PORT", port) if port else None,
+        public_url=_url("PUBLIC_URL", env["PUBLIC_URL"], ("http", "https")).rstrip("/") if env.get("PUBLIC_URL")
+        else None,
+    )
+
+
 def default_models_dir(env: Mapping[str, str] | None = None) -> Path:
     """SCRIPTORIUM_MODELS_DIR, else ``<sys.prefix>/share/scriptorium/models`` (one sub-folder per model).
 
@@ -269,6 +288,7 @@ def load(env: Mapping[str, str] | None = None, *, services: bool = True) -> Sett
         admin_token=env.get("SCRIPTORIUM_ADMIN_TOKEN") or None,
         **_ingest(env),
         **_models(env),
+        **_observability(env, embedded=not is_production(env)),
     )
     if common["whisper_device"] not in {"auto", "cpu", "cuda"}:
         raise SettingsError(f"WHISPER_DEVICE must be auto, cpu or cuda, got {common['whisper_device']!r}")

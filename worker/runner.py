@@ -38,7 +38,11 @@ def make_worker(app, name: str | None = None) -> SimpleWorker:
     tasks.set_app(app)
     with app.app_context():
         conn = queue_mod.connection()
-    return SimpleWorker([Queue(queue_mod.QUEUE_NAME, connection=conn)], connection=conn, name=name)
+    # Webhook deliveries first: each is a short POST, and should not wait behind a queue of long recordings.
+    from webapp.services.webhooks import QUEUE_NAME as WEBHOOKS
+
+    return SimpleWorker([Queue(WEBHOOKS, connection=conn), Queue(queue_mod.QUEUE_NAME, connection=conn)],
+                        connection=conn, name=name)
 
 
 ANNOUNCE_INTERVAL = 15.0  # seconds between "these are my models" announcements (see model_registry)
@@ -73,6 +77,40 @@ class ModelAnnouncer(threading.Thread):
         self._stop_event.set()
 
 
+class RetryScheduler(threading.Thread):
+    """Puts retries whose backoff has passed (webhook deliveries: RQ ``Retry`` with intervals) back on their
+    queue, every ``interval`` seconds. RQ's own scheduler does the same from a forked process, which a SIGKILLed
+    worker would leave behind as an orphan; this is RQ's ``RQScheduler`` driven from a thread instead, under the
+    same per-queue Redis lock, so with many workers one moves each job once."""
+
+    def __init__(self, app, interval: float = 2.0):
+        super().__init__(name="retry-scheduler", daemon=True)
+        self.app, self.interval = app, interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        from rq.scheduler import RQScheduler
+
+        from webapp.services.webhooks import QUEUE_NAME as WEBHOOKS
+
+        with self.app.app_context():
+            conn = queue_mod.connection()
+        scheduler = RQScheduler([WEBHOOKS, queue_mod.QUEUE_NAME], connection=conn, interval=int(self.interval) or 1)
+        while not self._stop_event.wait(self.interval):
+            try:
+                if scheduler.acquire_locks():
+                    scheduler.enqueue_scheduled_jobs()
+            except Exception as exc:  # Redis down: the next pass tries again
+                logging.getLogger("scriptorium.worker").warning("could not move scheduled retries: %s", exc)
+        try:
+            scheduler.release_locks()
+        except Exception:
+            pass
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
 def run(app, *, burst: bool = False, preload: bool = True) -> None:
     """Preload the default model, then work the queue until stopped (or empty, with ``burst``)."""
     configure_logging()
@@ -89,11 +127,17 @@ def run(app, *, burst: bool = False, preload: bool = True) -> None:
             logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
     from worker.reaper import Reaper
 
-    reaper, announcer = Reaper(app), ModelAnnouncer(app)
+    if settings.metrics_port:
+        from webapp import metrics
+
+        metrics.serve(settings.metrics_port, settings.metrics_token)
+    reaper, announcer, retries = Reaper(app), ModelAnnouncer(app), RetryScheduler(app)
     reaper.start()
     announcer.start()
+    retries.start()
     try:
         make_worker(app).work(burst=burst, with_scheduler=False, logging_level="INFO")
     finally:
         reaper.stop()
         announcer.stop()
+        retries.stop()

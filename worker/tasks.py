@@ -203,6 +203,7 @@ def _run(transcript_id: int) -> dict | None:
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}
         transient.retrying(lambda: store_result(transcript_id, result, time.monotonic() - started))
+        _finished(transcript_id, "done", time.monotonic() - started, result)
         log.info("transcript %s done: %d segments, %.1f s of audio", transcript_id, len(result.segments),
                  result.duration)
         return {"segments": len(result.segments), "duration": result.duration}
@@ -242,8 +243,34 @@ def _fail(transcript_id: int, message: str) -> None:
     if t is None or t.status != "running" or t.worker != _me():  # cancelled, deleted, or reaped meanwhile
         return
     t.status, t.error, t.finished_at = "failed", message, datetime.now(timezone.utc)
+    elapsed = (t.finished_at - t.started_at).total_seconds() if t.started_at else None
     db.session.commit()
     log.warning("transcript %s failed: %s", transcript_id, message)
+    _finished(transcript_id, "failed", elapsed)
+
+
+def _finished(transcript_id: int, outcome: str, elapsed: float | None, result: TranscriptResult | None = None) -> None:
+    """Count the job in the metrics and queue the owner's webhooks. Neither may undo the transcript's outcome:
+    a Redis hiccup here is logged, not raised."""
+    from webapp import metrics
+    from webapp.services import webhooks
+
+    metrics.JOBS_FINISHED.labels(outcome=outcome).inc()
+    if elapsed is not None:
+        metrics.JOB_DURATION.labels(outcome=outcome).observe(elapsed)
+    if result is not None:
+        for stage, seconds in (result.timings or {}).items():
+            if isinstance(seconds, (int, float)):
+                metrics.STAGE_DURATION.labels(stage=stage).observe(seconds)
+        if result.duration:
+            metrics.AUDIO_SECONDS.inc(result.duration)
+            if elapsed:
+                metrics.REALTIME_FACTOR.observe(elapsed / result.duration)
+    try:
+        webhooks.enqueue_event(transcript_id, f"transcript.{outcome}")
+    except Exception:
+        db.session.rollback()
+        log.exception("could not queue the webhooks for transcript %s", transcript_id)
 
 
 def store_result(transcript_id: int, result: TranscriptResult, elapsed: float) -> None:

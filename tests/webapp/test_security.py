@@ -12,7 +12,8 @@ from webhelpers import csrf, login
 # The share-link routes (/s/<token>) answer only for a live token: test_sharing.py covers them.
 PUBLIC = {"auth.login", "health.healthz", "static", "apidocs.spec", "hooks.minio",
           "share_link.reader", "share_link.media", "share_link.download",
-          "i18n.choose"}  # i18n: the language switch works signed out
+          "i18n.choose",  # i18n: the language switch works signed out
+          "metrics.metrics_page"}  # its own METRICS_TOKEN, 404 when unset (tests/worker/test_metrics.py)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -38,6 +39,8 @@ def world(people, make_transcript, app):
         collection = sharing.create_collection(alice, "Meetings")
         sharing.add_to_collection(collection, t)
         ids = {"share_id": share.id, "link_id": link.id, "collection_id": collection.id}
+        from webapp.services import webhooks
+        ids["webhook_id"] = webhooks.create(alice, "https://example.org/hook", None)[0].id
     return {"transcript_id": tid, "segment_id": segment_id, "token_id": bob_token_id, "label": "SPEAKER_00",
             "fmt": "txt", "filename": "app.css", "tag": "work", "token": token, **ids}
 
@@ -244,7 +247,8 @@ def test_malformed_bodies_get_a_400_not_a_500(app, client, people, world):
     headers = {"X-CSRF-Token": csrf(client), "Authorization": f"Bearer {people['alice'][1]}",
                "Content-Type": "application/json"}
     for endpoint, method, url in _routes(app, world):
-        if method == "GET" or endpoint in ("auth.logout", "api.delete_transcript", "pages.delete", "hooks.minio"):
+        if method == "GET" or endpoint in ("auth.logout", "api.delete_transcript", "pages.delete", "hooks.minio",
+                                                  "api_webhooks.delete_webhook"):
             continue
         for body in (b"{not json", b"\xff\xfe\x00garbage", b'{"file": 1}'):
             resp = client.open(url, method=method, data=body, headers=headers)
@@ -273,3 +277,11 @@ def test_values_the_database_cannot_hold_get_a_400(client, people, world):
     assert resp.status_code == 400
     assert client.get(f"/transcripts/{tid}").status_code == 200
     assert client.get("/search?q=a%00b").status_code < 500
+
+
+def test_only_the_upload_page_may_use_the_microphone(client, people):
+    """Record in the browser needs the microphone on / (this origin only); every other page keeps it off."""
+    assert "microphone=(self)" in client.get("/").headers["Permissions-Policy"]
+    for url in ("/account", "/search?q=x", "/login", "/api/v1/transcripts"):
+        policy = client.get(url).headers["Permissions-Policy"]
+        assert "microphone=()" in policy and "camera=()" in policy, (url, policy)

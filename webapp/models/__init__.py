@@ -5,6 +5,7 @@ from webapp.models.transcript import Segment, Speaker, Transcript, Word
 from webapp.models.session import UserSession
 from webapp.models.sharing import Collection, Share, ShareLink, Tag
 from webapp.models.user import ApiToken, User
+from webapp.models.webhook import Webhook, WebhookDelivery
 
 __all__ = ["ApiToken", "Collection", "IngestRecord", "Media", "Segment", "Share", "ShareLink", "Speaker", "Tag",
-           "Transcript", "User", "UserSession", "Word"]
+           "Transcript", "User", "UserSession", "Webhook", "WebhookDelivery", "Word"]
