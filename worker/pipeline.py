@@ -129,8 +129,11 @@ def transcribe(
     compute_type: str = "int8",
     default_model: str = models.DEFAULT_MODEL,
     max_duration_s: float | None = None,
+    diarization_model: str | os.PathLike | None = None,
 ) -> TranscriptResult:
-    """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable."""
+    """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable.
+
+    diarization_model: a local pyannote pipeline folder to diarize with (else the offline diarizer)."""
     report: Progress = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -148,6 +151,10 @@ def transcribe(
     done("decode")
 
     name = options.model or default_model
+    if options.diarize and (options.num_speakers or 2) == 2 and media.voice_per_channel(path):
+        del samples  # one voice per channel: each channel is transcribed on its own and is its own speaker
+        return _transcribe_channels(path, options, report, device, compute_type, name, duration, timings,
+                                    max_duration_s)
     report("transcribe", 0.0)
     device, compute_type = pick_device(device, compute_type)
     model = load_model(name, device, compute_type)
@@ -169,9 +176,47 @@ def transcribe(
         from worker.diarize import diarize
 
         report("diarize", 0.0)
-        diarize(result, samples, options, device=device, progress=lambda f: report("diarize", f))
+        diarize(result, samples, options, device=device, progress=lambda f: report("diarize", f),
+                model_path=diarization_model)
         done("diarize")
     return result
+
+
+def _transcribe_channels(path: str | os.PathLike, options: Options, report: Progress, device: str,
+                         compute_type: str, name: str, duration: float, timings: dict[str, float],
+                         max_duration_s: float | None) -> TranscriptResult:
+    """Stereo with one voice per channel: transcribe and align each channel, SPEAKER_00 = left, SPEAKER_01 =
+    right, segments merged in time order."""
+    device, compute_type = pick_device(device, compute_type)
+    model = load_model(name, device, compute_type)
+    clock = time.perf_counter()
+    merged: list[Segment] = []
+    languages: list[tuple[str, float | None]] = []
+    for ch in (0, 1):
+        samples = media.load_audio(path, max_duration_s=max_duration_s, channel=ch)
+        report("transcribe", ch / 2)
+        segments, language, probability = _run_asr(model, samples, options,
+                                                    lambda f, ch=ch: report("transcribe", (ch + f) / 2))
+        segments, timing = words.align(segments, samples, language, device)
+        segments = words.repair(segments, duration)
+        speaker = f"SPEAKER_{ch:02d}"
+        for seg in segments:
+            seg.speaker = speaker
+            for w in seg.words:
+                w.speaker = speaker
+        merged += segments
+        languages.append((language, probability))
+        del samples
+    merged.sort(key=lambda seg: (seg.start, seg.end))
+    timings["transcribe"] = round(time.perf_counter() - clock, 3)
+    report("transcribe", 1.0)
+    speakers = [f"SPEAKER_{ch:02d}" for ch in (0, 1) if any(seg.speaker == f"SPEAKER_{ch:02d}" for seg in merged)]
+    return TranscriptResult(
+        language=languages[0][0], duration=round(duration, 3), segments=merged, model=name,
+        language_probability=languages[0][1], word_timing=timing if merged else "none", timings=timings,
+        diarization="stereo-channels", speakers=speakers, speaker_count=len(speakers),
+        speaker_count_given=bool(options.num_speakers),
+    )
 
 
 def transcribe_files(

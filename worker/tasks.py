@@ -171,6 +171,7 @@ def _run(transcript_id: int) -> dict | None:
                 path, Options.from_dict(t.options), progress=progress,
                 device=settings.whisper_device, compute_type=settings.whisper_compute_type,
                 default_model=settings.whisper_model, max_duration_s=settings.max_duration_minutes * 60,
+                diarization_model=settings.diarization_model,
             )
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}
@@ -244,6 +245,7 @@ def store_result(transcript_id: int, result: TranscriptResult, elapsed: float) -
     t.language, t.language_probability = result.language, result.language_probability
     t.duration, t.model = result.duration, result.model
     t.word_timing, t.diarization = result.word_timing, result.diarization
+    t.speaker_count, t.speaker_count_given = result.speaker_count, result.speaker_count_given
     t.timings = {**result.timings, "total": round(elapsed, 3)}
     t.finished_at = datetime.now(timezone.utc)
     if t.media.duration is None:
