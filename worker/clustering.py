@@ -32,7 +32,7 @@ MAX_RP = 0.25  # p runs up to this fraction of n (NeMo's max_rp_threshold)
 MAX_DIRECT = 1000  # more windows than this are clustered through group centroids
 CHUNK = 2000  # windows per over-clustering chunk
 MAX_REPRESENTATIVES = 1000  # group centroids across all chunks
-MIN_CLUSTER = 4  # a cluster with fewer windows (about 3 s of speech) is merged into its nearest when estimating
+MIN_CLUSTER = 16  # fewer windows (6.4 s of speech; windows overlap 4-fold) are merged into the nearest cluster when estimating
 
 
 @dataclass
@@ -87,12 +87,12 @@ def nme_estimate(mat: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
     for p in candidates:
         lambdas = np.linalg.eigvalsh(_laplacian(_binarize(sub, p)))
         gaps = np.diff(lambdas)
-        window = gaps[lo - 1:hi]
+        window = gaps[lo - 1:max(hi, min(MAX_SPEAKERS, m - 1))]  # a count above max_speakers becomes max
         key = int(np.argmax(window)) + lo - 1
         nme = window.max() / (lambdas.max() + 1e-10)
         ratio = (p / m) / (nme + 1e-10)
         if best is None or ratio < best[0]:
-            best = (ratio, key + 1, p)
+            best = (ratio, min(key + 1, hi), p)
     assert best is not None
     _, k, p = best
     return k, max(1, p * stride)

@@ -13,7 +13,7 @@ import numpy as np
 SAMPLE_RATE = 16000
 FRAME_MS = 30  # webrtcvad frame
 WINDOW = 160  # mel frames (10 ms each) per GE2E window: Resemblyzer's partial utterance, 1.6 s
-STEP = 80  # mel frames between window starts inside a speech region: 0.8 s (windows overlap by half)
+STEP = 40  # mel frames between window starts inside a speech region: 0.4 s (measured: 0.8 s lost pyannote's sample, DER 0.47)
 MIN_REGION_S = 0.4  # shorter speech runs are not embedded (they take the speaker of the turn around them)
 BATCH = 128  # windows per encoder call
 BLOCK_S = 60.0  # audio per VAD / mel block
