@@ -70,7 +70,7 @@ def _laplacian(a: np.ndarray) -> np.ndarray:
     return np.diag(np.abs(a).sum(axis=1)) - a
 
 
-def nme_estimate(mat: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+def nme_estimate(mat: np.ndarray, lo: int, hi: int, min_p: int = 1) -> tuple[int, int]:
     """(speaker count within [lo, hi], p) for an affinity matrix, by the normalised maximum eigengap.
 
     The search runs on the matrix thinned to NME_MAT_SIZE rows; p is scaled back to the full size.
@@ -81,8 +81,9 @@ def nme_estimate(mat: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
     m = len(sub)
     hi = max(1, min(hi, m - 1))
     lo = max(1, min(lo, hi))
-    max_p = max(2, int(m * MAX_RP))
-    candidates = sorted({int(round(v)) for v in np.linspace(1, max_p, SEARCH_VOLUME)} - {0})
+    first = max(1, min(math.ceil(min_p / stride), m - 1))  # p below min_p only links overlapping windows
+    max_p = max(first + 1, int(m * MAX_RP))
+    candidates = sorted({int(round(v)) for v in np.linspace(first, max_p, SEARCH_VOLUME)} - {0})
     best: tuple[float, int, int] | None = None
     for p in candidates:
         lambdas = np.linalg.eigvalsh(_laplacian(_binarize(sub, p)))
@@ -151,9 +152,9 @@ def _first_appearance(labels: np.ndarray) -> np.ndarray:
     return np.array([order[int(lab)] for lab in labels], dtype=int)
 
 
-def _nmesc(emb: np.ndarray, num: int | None, lo: int, hi: int) -> tuple[np.ndarray, int]:
+def _nmesc(emb: np.ndarray, num: int | None, lo: int, hi: int, min_p: int = 1) -> tuple[np.ndarray, int]:
     mat = affinity(emb)
-    k_est, p = nme_estimate(mat, lo, hi)
+    k_est, p = nme_estimate(mat, lo, hi, min_p)
     k = num or k_est
     return spectral(mat, p, k), k
 
@@ -178,9 +179,13 @@ def _representatives(emb: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nda
 
 
 def cluster(emb: np.ndarray, num_speakers: int | None = None, min_speakers: int | None = None,
-            max_speakers: int | None = None) -> Clustering:
+            max_speakers: int | None = None, overlap: int = 1) -> Clustering:
     """Speaker labels for time-ordered embeddings: exactly num_speakers when given, else estimated within
-    [min_speakers, max_speakers] (default 1..MAX_SPEAKERS)."""
+    [min_speakers, max_speakers] (default 1..MAX_SPEAKERS).
+
+    overlap: how many neighbouring windows share audio with each window. Those are always each other's nearest
+    neighbours, so the neighbour count p starts above it: else every sentence becomes a connected component of
+    its own (measured: 7 "speakers" in a 24 s two-voice dialogue at p = 4, the right two from p = 8)."""
     n = len(emb)
     if n == 0:
         return Clustering(np.zeros(0, dtype=int), 0, 0, 0)
@@ -191,10 +196,10 @@ def cluster(emb: np.ndarray, num_speakers: int | None = None, min_speakers: int 
     if num_speakers:
         num_speakers = min(num_speakers, n)
     if n > MAX_DIRECT:
-        reps, groups = _representatives(emb)
+        reps, groups, min_p = *_representatives(emb), 1
     else:
-        reps, groups = unit(emb), np.arange(n)
-    rep_labels, _ = _nmesc(reps, num_speakers, lo, hi)
+        reps, groups, min_p = unit(emb), np.arange(n), overlap + 2
+    rep_labels, _ = _nmesc(reps, num_speakers, lo, hi, min_p)
     labels = rep_labels[groups]
     if not num_speakers:
         labels = merge_indistinct(emb, labels, lo)

@@ -92,7 +92,7 @@ def offline_diarization(wav: np.ndarray, options: Options, device: str = "cpu") 
     from scipy.ndimage import median_filter
 
     from worker.clustering import cluster
-    from worker.embedding import embed_regions, speech_regions
+    from worker.embedding import STEP, WINDOW, embed_regions, speech_regions
 
     given = bool(options.num_speakers)
     if len(wav) < SAMPLE_RATE // 2:
@@ -102,7 +102,8 @@ def offline_diarization(wav: np.ndarray, options: Options, device: str = "cpu") 
     n = len(windows.embeddings)
     if n == 0:
         return Diarization([], OFFLINE, None, given)
-    result = cluster(windows.embeddings, options.num_speakers, options.min_speakers, options.max_speakers)
+    result = cluster(windows.embeddings, options.num_speakers, options.min_speakers, options.max_speakers,
+                     overlap=2 * (WINDOW // STEP - 1))
     labels = result.labels
     turns: list[tuple[float, float, int]] = []
     for r, (start, end) in enumerate(windows.regions):
