@@ -87,18 +87,28 @@ def smooth(turns: list[tuple[float, float, int]], min_turn: float = MIN_TURN_S) 
     return out
 
 
-def offline_diarization(wav: np.ndarray, options: Options, device: str = "cpu") -> Diarization:
-    """Speech turns from GE2E window embeddings clustered by NME-SC."""
+def embed(wav: np.ndarray, device: str = "cpu") -> Any:
+    """The recording's speech windows and their GE2E embeddings (worker.embedding.Windows), or None if too short."""
+    from worker.embedding import embed_regions, speech_regions
+
+    if len(wav) < SAMPLE_RATE // 2:
+        return None
+    return embed_regions(encoder(device), wav, speech_regions(wav))
+
+
+def offline_diarization(wav: np.ndarray | None, options: Options, device: str = "cpu",
+                        windows: Any = None) -> Diarization:
+    """Speech turns from GE2E window embeddings clustered by NME-SC (`windows`: already embedded)."""
     from scipy.ndimage import median_filter
 
     from worker.clustering import cluster
-    from worker.embedding import STEP, WINDOW, embed_regions, speech_regions
+    from worker.embedding import STEP, WINDOW
 
     given = bool(options.num_speakers)
-    if len(wav) < SAMPLE_RATE // 2:
+    if windows is None:
+        windows = embed(wav, device)
+    if windows is None:
         return Diarization([], OFFLINE, None, given)
-    regions = speech_regions(wav)
-    windows = embed_regions(encoder(device), wav, regions)
     n = len(windows.embeddings)
     if n == 0:
         return Diarization([], OFFLINE, None, given)
