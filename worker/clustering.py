@@ -31,7 +31,8 @@ SEARCH_VOLUME = 30  # candidate p values (NeMo's sparse_search_volume)
 MAX_RP = 0.25  # p runs up to this fraction of n (NeMo's max_rp_threshold)
 MAX_DIRECT = 1000  # more windows than this are clustered through group centroids
 CHUNK = 2000  # windows per over-clustering chunk
-MAX_REPRESENTATIVES = 1000  # group centroids across all chunks
+GROUPS_PER_CHUNK = 100  # k-means groups per chunk: ~20 windows (8 s of speech) each
+MAX_REPRESENTATIVES = 1000  # group centroids across all chunks (more chunks: fewer groups each)
 MIN_CLUSTER = 16  # fewer windows (6.4 s of speech; windows overlap 4-fold) are merged into the nearest cluster when estimating
 
 
@@ -165,7 +166,7 @@ def _representatives(emb: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nda
 
     n = len(emb)
     chunks = math.ceil(n / CHUNK)
-    per_chunk = max(16, MAX_REPRESENTATIVES // chunks)
+    per_chunk = max(16, min(GROUPS_PER_CHUNK, MAX_REPRESENTATIVES // chunks))
     cents, groups, offset = [], np.empty(n, dtype=int), 0
     bounds = np.linspace(0, n, chunks + 1).astype(int)
     for a, b in zip(bounds[:-1], bounds[1:]):
@@ -196,7 +197,8 @@ def cluster(emb: np.ndarray, num_speakers: int | None = None, min_speakers: int 
     if num_speakers:
         num_speakers = min(num_speakers, n)
     if n > MAX_DIRECT:
-        reps, groups, min_p = *_representatives(emb), 1
+        reps, groups = _representatives(emb)
+        min_p = math.ceil((overlap + 2) * len(reps) / n)  # groups of overlapping windows still overlap a little
     else:
         reps, groups, min_p = unit(emb), np.arange(n), overlap + 2
     rep_labels, _ = _nmesc(reps, num_speakers, lo, hi, min_p)
