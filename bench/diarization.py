@@ -65,13 +65,13 @@ def _trim(x: np.ndarray, floor: float = 0.01) -> np.ndarray:
     return x[loud[0] * 320:(loud[-1] + 1) * 320] if len(loud) else x[:0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def prompt(voice: str, name: str) -> np.ndarray | None:
     path = SOUNDS / VOICES[voice] / f"{name}.g722"
     return _trim(_decode(path)) if path.exists() else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pyannote_sample() -> Recording:
     import pyannote.audio
 

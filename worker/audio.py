@@ -89,13 +89,13 @@ def _stereo_head(path: str | os.PathLike, seconds: float) -> np.ndarray | None:
     """The first `seconds` as (n, 2) float32 when the first audio track has two or more channels, else None."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-vn", "-t", str(seconds),
            "-f", "null", "-"]
-    head = subprocess.run(cmd, capture_output=True, text=True, errors="replace").stderr
+    head = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False).stderr
     stream = next((line for line in head.splitlines() if "Audio:" in line), "")
     if not any(word in stream for word in ("stereo", "2 channels", "2.1", "quad", "5.1", "7.1")):
         return None
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
            "-t", str(seconds), "-af", "pan=stereo|c0=c0|c1=c1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
-    out = subprocess.run(cmd, capture_output=True).stdout
+    out = subprocess.run(cmd, capture_output=True, check=False).stdout
     pcm = np.frombuffer(out[: len(out) // 4 * 4], dtype="<i2").reshape(-1, 2)
     return pcm.astype(np.float32) / 32768.0 if len(pcm) else None
 

@@ -20,6 +20,7 @@ splits into (a voice split against itself is the yardstick, so no encoder-specif
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -169,7 +170,7 @@ def _representatives(emb: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.nda
     per_chunk = max(16, min(GROUPS_PER_CHUNK, MAX_REPRESENTATIVES // chunks))
     cents, groups, offset = [], np.empty(n, dtype=int), 0
     bounds = np.linspace(0, n, chunks + 1).astype(int)
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         part = unit(emb[a:b])
         g = min(per_chunk, len(part))
         km = KMeans(n_clusters=g, n_init=1, random_state=seed).fit(part)

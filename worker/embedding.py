@@ -5,8 +5,9 @@ Nothing here copies the whole recording: the VAD, the loudness and the mel spect
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

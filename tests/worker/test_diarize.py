@@ -36,7 +36,8 @@ def sample():
 
 
 def _der(reference, turns) -> float:
-    from pyannote.core import Annotation, Segment as Span
+    from pyannote.core import Annotation
+    from pyannote.core import Segment as Span
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     ref, hyp = Annotation(), Annotation()
@@ -169,7 +170,7 @@ def test_a_short_turn_between_two_turns_of_one_speaker_is_not_a_new_speaker():
 
 
 def test_segments_split_where_the_speaker_changes_and_words_go_to_the_turn_covering_most_of_them():
-    words = [Word(w, i, i + 0.8, 0.9) for i, w in enumerate("hello there general kenobi".split())]
+    words = [Word(w, i, i + 0.8, 0.9) for i, w in enumerate(["hello", "there", "general", "kenobi"])]
     result = TranscriptResult("en", 5.0, [Segment(0, 3.8, "hello there general kenobi", words=words)], "tiny.en")
     # "general" (2.0-2.8) lies 0.1 s in the first turn and 0.7 s in the second
     turns = pd.DataFrame([(0, 2.1, "SPEAKER_07"), (2.1, 5.0, "SPEAKER_03")], columns=["start", "end", "speaker"])
