@@ -94,8 +94,7 @@ def test_a_long_recording_is_clustered_through_a_bounded_number_of_representativ
     assert d.vectors <= 20 * 60 * 2.5  # at most one window per 0.4 s of audio
     assert d.representatives <= MAX_DIRECT  # the eigendecomposition never sees more rows than this
     assert d.max_batch <= BATCH  # the encoder never takes more windows at once
-    if d.estimated != 2:  # measured: 1 (see docs/benchmarks.md, Speakers); reported as a known failure, not hidden
-        pytest.xfail(f"long-form clustering found {d.estimated} speaker(s) in the 20-minute repeat of a 2-person sample")
+    assert d.estimated == 2
 
 
 @pytest.fixture(scope="session")
