@@ -43,6 +43,7 @@ class Settings:
     whisper_model: str = "auto"  # the best installed model for the hardware (webapp.model_auto)
     whisper_device: str = "auto"
     whisper_compute_type: str = "int8"
+    diarization_model: Path | None = None  # a local pyannote pipeline folder (SCRIPTORIUM_DIARIZATION_MODEL)
     max_upload_mb: int = 4096
     max_duration_minutes: int = 600  # longer recordings are refused with that reason (10 h of audio is ~2.3 GB decoded)
     minio_webhook_token: str | None = field(default=None, repr=False)
@@ -266,6 +267,8 @@ def load(env: Mapping[str, str] | None = None, *, services: bool = True) -> Sett
         whisper_model=env.get("WHISPER_MODEL") or "auto",
         whisper_device=env.get("WHISPER_DEVICE") or "auto",
         whisper_compute_type=env.get("WHISPER_COMPUTE_TYPE") or "int8",
+        diarization_model=(Path(env["SCRIPTORIUM_DIARIZATION_MODEL"]).expanduser()
+                           if env.get("SCRIPTORIUM_DIARIZATION_MODEL") else None),
         max_upload_mb=_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"]) if env.get("MAX_UPLOAD_MB") else 4096,
         max_duration_minutes=(_int("MAX_DURATION_MINUTES", env["MAX_DURATION_MINUTES"])
                               if env.get("MAX_DURATION_MINUTES") else 600),

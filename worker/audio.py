@@ -15,7 +15,7 @@ import numpy as np
 
 from webapp.media_probe import MediaError, MediaInfo, ffmpeg_exe, probe
 
-__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "ffmpeg_exe", "load_audio", "probe"]
+__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "ffmpeg_exe", "load_audio", "probe", "voice_per_channel"]
 
 SAMPLE_RATE = 16000
 _CHUNK_BYTES = 1 << 20  # 1 MiB of s16le = 32 s of audio per read
@@ -30,8 +30,10 @@ def _too_long(max_duration_s: float) -> MediaError:
 def load_audio(
     path: str | os.PathLike, *, max_duration_s: float | None = None, info: MediaInfo | None = None,
     progress: Callable[[float], None] | None = None,
+    channel: int | None = None,
 ) -> np.ndarray:
-    """Decode the first audio track to 16 kHz mono float32 in [-1, 1].
+    """Decode the first audio track to 16 kHz mono float32 in [-1, 1]: all channels mixed down, or only
+    `channel` (0 = left).
 
     ``progress(fraction)`` is called after every chunk (32 s of audio); an exception it raises (a cancel) kills
     ffmpeg and propagates."""
@@ -43,7 +45,7 @@ def load_audio(
         raise _too_long(max_duration_s)
 
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
-           "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
+           "-map", "0:a:0", "-vn", *(["-ac", "1"] if channel is None else ["-af", f"pan=mono|c0=c{channel}"]), "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     errors: list[bytes] = []
 
@@ -88,3 +90,38 @@ def load_audio(
     audio = out[:n]
     audio *= 1.0 / 32768.0
     return audio
+
+
+def _stereo_head(path: str | os.PathLike, seconds: float) -> np.ndarray | None:
+    """The first `seconds` as (n, 2) float32 when the first audio track has two or more channels, else None."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-vn", "-t", str(seconds),
+           "-f", "null", "-"]
+    head = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False).stderr
+    stream = next((line for line in head.splitlines() if "Audio:" in line), "")
+    if not any(word in stream for word in ("stereo", "2 channels", "2.1", "quad", "5.1", "7.1")):
+        return None
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
+           "-t", str(seconds), "-af", "pan=stereo|c0=c0|c1=c1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
+    out = subprocess.run(cmd, capture_output=True, check=False).stdout
+    pcm = np.frombuffer(out[: len(out) // 4 * 4], dtype="<i2").reshape(-1, 2)
+    return pcm.astype(np.float32) / 32768.0 if len(pcm) else None
+
+
+def voice_per_channel(path: str | os.PathLike, probe_s: float = 600.0, dominance_db: float = 10.0,
+                      min_share: float = 0.15) -> bool:
+    """True when the left and right channels carry different voices (a phone call or a two-microphone
+    interview): among the loud 100 ms frames of the first `probe_s`, at least `min_share` are dominated by the
+    left channel and as many by the right, by `dominance_db` or more. A mono file, or stereo with both voices
+    in both channels, is False."""
+    x = _stereo_head(path, probe_s)
+    if x is None or len(x) < SAMPLE_RATE:
+        return False
+    frame = SAMPLE_RATE // 10
+    n = len(x) // frame
+    energy = (x[: n * frame].reshape(n, frame, 2) ** 2).mean(axis=1) + 1e-10
+    db = 10 * np.log10(energy)
+    loud = db.max(axis=1) > max(-50.0, np.percentile(db.max(axis=1), 95) - 30)
+    if loud.sum() < 20:
+        return False
+    diff = db[loud, 0] - db[loud, 1]
+    return bool((diff >= dominance_db).mean() >= min_share and (diff <= -dominance_db).mean() >= min_share)

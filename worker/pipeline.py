@@ -304,11 +304,13 @@ def transcribe(
     cpu_threads: int = 0,
     model_paths: Iterable[str | os.PathLike] | None = None,
     align_model: str | None = None,
+    diarization_model: str | os.PathLike | None = None,
 ) -> TranscriptResult:
     """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable.
 
     ``model_paths``: the model folders an admin allowed (plus ``default_model``); None trusts any folder.
     ``align_model``: the configured wav2vec2 aligner(s) (Settings.align_model; see worker.words.aligner_name).
+    ``diarization_model``: a local pyannote pipeline folder to diarize with (else the offline diarizer).
     Every stage calls ``progress`` several times a second, so a callback that raises stops the run promptly."""
     report: Progress = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
@@ -331,6 +333,11 @@ def transcribe(
     device, compute_type = pick_device(device, compute_type)
     # "auto" -> the concrete model for this hardware, which the result names; then its one allowed spelling
     name = models.normalise(models.pick(options.model or default_model, device), allowed)
+    if options.diarize and (options.num_speakers or 2) == 2 and media.voice_per_channel(path):
+        del samples  # one voice per channel: each channel is transcribed on its own and is its own speaker
+        return _transcribe_channels(path, options, report, device, compute_type, name, duration, timings,
+                                    max_duration_s, cpu_threads=cpu_threads, allowed=allowed,
+                                    align_model=align_model)
 
     def asr(tick: Callable[[float], None]) -> tuple:
         nonlocal clock
@@ -357,9 +364,48 @@ def transcribe(
         from worker.diarize import diarize
 
         report("diarize", 0.0)
-        _stoppable("diarize", report, lambda tick: diarize(result, samples, options, device=device, progress=tick))
+        _stoppable("diarize", report, lambda tick: diarize(result, samples, options, device=device, progress=tick,
+                                                            model_path=diarization_model))
         done("diarize")
     return result
+
+
+def _transcribe_channels(path: str | os.PathLike, options: Options, report: Progress, device: str,
+                         compute_type: str, name: str, duration: float, timings: dict[str, float],
+                         max_duration_s: float | None, *, cpu_threads: int = 0,
+                         allowed: Iterable[str | os.PathLike] | None = None,
+                         align_model: str | None = None) -> TranscriptResult:
+    """Stereo with one voice per channel: transcribe and align each channel, SPEAKER_00 = left, SPEAKER_01 =
+    right, segments merged in time order."""
+    model = load_model(name, device, compute_type, cpu_threads, allowed)
+    clock = time.perf_counter()
+    merged: list[Segment] = []
+    languages: list[tuple[str, float | None]] = []
+    for ch in (0, 1):
+        samples = media.load_audio(path, max_duration_s=max_duration_s, channel=ch)
+        report("transcribe", ch / 2)
+        segments, language, probability = _run_asr(model, samples, options,
+                                                    lambda f, ch=ch: report("transcribe", (ch + f) / 2))
+        segments, timing = words.align(segments, samples, language, device, align_model)
+        segments = words.repair(segments, duration)
+        speaker = f"SPEAKER_{ch:02d}"
+        for seg in segments:
+            seg.speaker = speaker
+            for w in seg.words:
+                w.speaker = speaker
+        merged += segments
+        languages.append((language, probability))
+        del samples
+    merged.sort(key=lambda seg: (seg.start, seg.end))
+    timings["transcribe"] = round(time.perf_counter() - clock, 3)
+    report("transcribe", 1.0)
+    speakers = [f"SPEAKER_{ch:02d}" for ch in (0, 1) if any(seg.speaker == f"SPEAKER_{ch:02d}" for seg in merged)]
+    return TranscriptResult(
+        language=languages[0][0], duration=round(duration, 3), segments=merged, model=name,
+        language_probability=languages[0][1], word_timing=timing if merged else "none", timings=timings,
+        diarization="stereo-channels", speakers=speakers, speaker_count=len(speakers),
+        speaker_count_given=bool(options.num_speakers),
+    )
 
 
 def transcribe_files(

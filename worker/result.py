@@ -56,7 +56,9 @@ class TranscriptResult:
     model: str
     language_probability: float | None = None
     word_timing: str = "none"  # "align" (wav2vec2) | "whisper" (faster-whisper's own) | "none"
-    diarization: str | None = None  # "pyannote" | "resemblyzer" | None
+    diarization: str | None = None  # "pyannote" | "ge2e-nmesc" (offline) | "stereo-channels" | None
+    speaker_count: int | None = None  # speakers found by diarization
+    speaker_count_given: bool | None = None  # True when the count was the user's num_speakers
     speakers: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 

@@ -199,6 +199,7 @@ def _run(transcript_id: int) -> dict | None:
                 device=settings.whisper_device, compute_type=settings.whisper_compute_type,
                 default_model=settings.whisper_model, max_duration_s=settings.max_duration_minutes * 60,
                 model_paths=settings.whisper_model_paths, align_model=settings.align_model,
+                diarization_model=settings.diarization_model,
             )
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}
@@ -314,6 +315,7 @@ def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> Non
     t.language, t.language_probability = result.language, result.language_probability
     t.duration, t.model = result.duration, result.model
     t.word_timing, t.diarization = result.word_timing, result.diarization
+    t.speaker_count, t.speaker_count_given = result.speaker_count, result.speaker_count_given
     t.timings = {**result.timings, "total": round(elapsed, 3)}
     t.finished_at = datetime.now(timezone.utc)
     if t.media.duration is None:

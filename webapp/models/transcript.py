@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Computed, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, Boolean, Computed, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -76,6 +76,8 @@ class Transcript(db.Model):
     duration: Mapped[float | None] = mapped_column(Float)
     word_timing: Mapped[str | None] = mapped_column(String(16))
     diarization: Mapped[str | None] = mapped_column(String(16))
+    speaker_count: Mapped[int | None] = mapped_column(Integer)  # speakers found (estimated unless given)
+    speaker_count_given: Mapped[bool | None] = mapped_column(Boolean)  # True: the user said how many
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     options_key: Mapped[str] = mapped_column(String(64))
     timings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

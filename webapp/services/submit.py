@@ -103,8 +103,11 @@ def normalise_options(raw: dict[str, Any] | None, default_model: str,
         raise SubmitError(_("task must be 'transcribe' or 'translate'"))
     opts["task"] = task
     opts["diarize"] = _flag(raw.get("diarize", False))
-    for key in ("num_speakers", "min_speakers", "max_speakers"):
-        opts[key] = _int_or_none(key, raw.get(key))
+    for key in ("num_speakers", "min_speakers", "max_speakers"):  # "detect"/"auto": estimate the count
+        value = raw.get(key)
+        opts[key] = None if str(value).strip().lower() in ("detect", "auto") else _int_or_none(key, value)
+    if opts["min_speakers"] and opts["max_speakers"] and opts["min_speakers"] > opts["max_speakers"]:
+        raise SubmitError("min_speakers must not be more than max_speakers")
     for key in ("initial_prompt", "hotwords"):
         text = (raw.get(key) or "").strip()
         if len(text) > 500:

@@ -145,6 +145,7 @@ def detail(t: Transcript) -> dict[str, Any]:
         "language_probability": t.language_probability, "language_uncertain": t.language_uncertain,
         "word_timing": t.word_timing,
         "diarization": t.diarization, "options": t.options, "timings": t.timings,
+        "speaker_count": t.speaker_count, "speaker_count_given": t.speaker_count_given,
         "speakers": [{"label": s.label, "name": s.display_name or s.label} for s in t.speakers],
         "segments": segments_data(t) if t.status == "done" else [],
     })
