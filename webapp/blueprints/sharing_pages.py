@@ -102,7 +102,7 @@ def unshare_transcript(transcript_id: int, share_id: int):
 def create_link(transcript_id: int):
     """A new read-only link; its address is shown this once (only a digest of the token is kept)."""
     t = transcripts.owned(current_user(), transcript_id)
-    _, raw = sharing.create_link(current_user(), t, request.form.get("expires_in_days") or None)
+    _link, raw = sharing.create_link(current_user(), t, request.form.get("expires_in_days") or None)
     url = url_for("share_link.reader", token=raw, _external=True)
     if not htmx:
         flash(_("Anyone with this link can read the transcript (copy it now, it is not shown again): %(url)s", url=url))

@@ -124,7 +124,7 @@ def create(user: User, url: Any, events: Any) -> tuple[Webhook, str]:
         events = list(EVENTS)
     if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
         raise Invalid(_("events must be a non-empty list of %(events)s", events=", ".join(EVENTS)))
-    _, host, _ = check_url(url)
+    _scheme, host, _port = check_url(url)
     _literal_refused(host, current_app.config["SCRIPTORIUM"].webhook_allow_private)
     count = db.session.scalar(select(db.func.count()).select_from(Webhook).where(Webhook.user_id == user.id))
     if count >= MAX_PER_ACCOUNT:
