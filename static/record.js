@@ -7,9 +7,15 @@
   var button = document.getElementById("record-button");
   var panel = document.getElementById("recorder");
   if (!button || !panel) return;
+  // The page's words (base.html's #js-strings, in the interface's language), English if they are missing.
+  function say(key, fallback, vars) {
+    var box = document.getElementById("js-strings"), text = (box && box.dataset[key]) || fallback;
+    Object.keys(vars || {}).forEach(function (k) { text = text.split("{" + k + "}").join(vars[k]); });
+    return text;
+  }
   if (!window.MediaRecorder || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     button.disabled = true;
-    button.title = "This browser cannot record audio";
+    button.title = say("cannotRecord", "This browser cannot record audio");
     return;
   }
   var stopButton = document.getElementById("record-stop");
@@ -85,15 +91,15 @@
     li.id = id;
     li.className = "kept-recording";
     var name = document.createElement("span");
-    name.textContent = file.name + " (not uploaded yet)";
+    name.textContent = say("notUploadedYet", "{name} (not uploaded yet)", { name: file.name });
     var save = document.createElement("a");
     save.href = URL.createObjectURL(file);
     save.download = file.name;
-    save.textContent = "Download";
+    save.textContent = say("download", "Download");
     var again = document.createElement("button");
     again.type = "button";
     again.className = "small";
-    again.textContent = "Upload again";
+    again.textContent = say("uploadAgain", "Upload again");
     again.addEventListener("click", function () { li.remove(); upload(file); });
     li.append(name, " ", save, " ", again);
     kept.append(li);
@@ -108,7 +114,7 @@
         kept.hidden = !kept.children.length;
         return forget(file.name);
       }
-      status.textContent = "The recording was not uploaded. It is kept in this browser: upload it again or download it.";
+      status.textContent = say("recordingKept", "The recording was not uploaded. It is kept in this browser: upload it again or download it.");
       offer(file);
     });
   }
@@ -134,7 +140,7 @@
   }
 
   function start() {
-    status.textContent = "Asking for the microphone…";
+    status.textContent = say("askingMicrophone", "Asking for the microphone…");
     navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
       var type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/mp4"].filter(function (t) {
         return MediaRecorder.isTypeSupported(t);
@@ -152,8 +158,8 @@
         var mime = (recorder.mimeType || type || "audio/webm").split(";")[0];
         var ext = mime.indexOf("ogg") >= 0 ? "ogg" : mime.indexOf("mp4") >= 0 ? "m4a" : "webm";
         var stamp = new Date(began).toISOString().slice(0, 19).replace("T", " ").replace(/:/g, "-");
-        var file = new File(chunks, "Recording " + stamp + "." + ext, { type: mime });
-        status.textContent = "Recorded " + clock((Date.now() - began) / 1000) + ". Uploading…";
+        var file = new File(chunks, say("recordingName", "Recording {stamp}", { stamp: stamp }) + "." + ext, { type: mime });
+        status.textContent = say("recordedUploading", "Recorded {time}. Uploading…", { time: clock((Date.now() - began) / 1000) });
         keep(file).then(function () { return upload(file); });
       };
       recorder.start(1000);  // a chunk a second, so the recording so far is never only in the encoder
@@ -161,9 +167,9 @@
       button.disabled = true;
       stopButton.disabled = false;
       stopButton.focus();
-      status.textContent = "Recording…";
+      status.textContent = say("recording", "Recording…");
     }).catch(function (err) {
-      status.textContent = "The microphone is not available: " + (err && err.message ? err.message : err);
+      status.textContent = say("noMicrophone", "The microphone is not available: {error}", { error: err && err.message ? err.message : err });
     });
   }
 
@@ -188,6 +194,6 @@
   // Recordings a lost connection (or a closed tab) left behind: offer them again.
   keptFiles().then(function (files) {
     files.forEach(offer);
-    if (files.length) status.textContent = "Recordings from before that were not uploaded are kept below.";
+    if (files.length) status.textContent = say("keptBelow", "Recordings from before that were not uploaded are kept below.");
   });
 })();

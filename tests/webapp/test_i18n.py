@@ -203,3 +203,36 @@ def test_a_running_job_says_its_state_and_stage_in_the_language(client, people, 
     assert '<span class="badge running">läuft</span>' in fragment and ">Ausrichtung</span>" in fragment
     english = client.get(f"/transcripts/{tid}/status").get_data(as_text=True)
     assert '<span class="badge running">running</span>' in english and ">align</span>" in english
+
+
+def test_sharing_tags_collections_webhooks_and_recording_speak_german(client, people, make_transcript):
+    """The features merged after the first translation (sharing, tags, collections, webhooks, the recorder) follow
+    the page's language too; the JSON API still answers in English."""
+    from webhelpers import post
+
+    de = {"Accept-Language": "de"}
+    tid = make_transcript(people["alice"][0])
+    shared = post(client, f"/transcripts/{tid}/shares", data={"user": "bob", "role": "editor"}, htmx=True,
+                  headers=de).get_data(as_text=True)
+    for text in ('<h2 id="sharing-heading">Teilen</h2>', '<span class="badge">Bearbeiter</span>',
+                 'aria-label="Nicht mehr mit bob teilen"', "Link zum Lesen erstellen", "Mit Konto teilen"):
+        assert text in shared, text
+    assert "Share with account" not in shared and "Revoke" not in shared
+    refused = post(client, f"/transcripts/{tid}/shares", data={"user": "nobody"}, htmx=True, headers=de)
+    assert refused.status_code == 400 and "kein Konto namens 'nobody'" in refused.get_data(as_text=True)
+    api = client.post(f"/api/v1/transcripts/{tid}/shares", json={"user": "nobody"},
+                      headers={"Authorization": f"Bearer {people['alice'][1]}", **de})
+    assert api.status_code == 400 and api.get_json()["error"] == "there is no account named 'nobody'"
+
+    page = client.get(f"/transcripts/{tid}", headers=de).get_data(as_text=True)
+    for text in ("Neue Sammlung mit diesem Transkript", 'aria-label="Ihre Schlagwörter"', 'placeholder="+ Schlagwort"',
+                 '<h2 id="collections-heading">Sammlungen</h2>'):
+        assert text in page, text
+    index = client.get("/", headers=de).get_data(as_text=True)
+    for text in (">Aufnehmen</button>", 'data-recording="Aufnahme läuft…"',  # record.js's words travel in the page
+                 'data-recorded-uploading="{time} aufgenommen. Wird hochgeladen…"'):
+        assert text in index, text
+    account = client.get("/account", headers=de).get_data(as_text=True)
+    assert "Webhook hinzufügen" in account and "Noch keine Webhooks." in account and "Add webhook" not in account
+    fr = client.get("/collections", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Aucune collection pour l’instant." in fr and ">Créer</button>" in fr

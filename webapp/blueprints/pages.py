@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_htmx.responses import HTMXResponseStopPolling
 
 from webapp.blueprints import sharing_pages
@@ -35,12 +36,28 @@ def installed_models() -> list[str]:
     return names if default in names else [default, *names]
 
 
+# webapp.model_auto.hint's words (English there: the CLI shows them too), in the page's language here.
+_HINT_WORDS = {
+    "fastest, least accurate": _l("fastest, least accurate"), "fast, fair accuracy": _l("fast, fair accuracy"),
+    "balanced": _l("balanced"), "accurate, slow on a CPU": _l("accurate, slow on a CPU"),
+    "most accurate, needs a GPU": _l("most accurate, needs a GPU"),
+    "accurate and fast on a GPU": _l("accurate and fast on a GPU"),
+    "fast large model, English best": _l("fast large model, English best"),
+    "best installed for the worker's hardware": _l("best installed for the worker’s hardware"),
+}
+_ENGLISH_ONLY = ", English only"
+
+
 @bp.app_template_global("model_hint")
 def model_hint(name: str) -> str:
     """"fast / accurate" in a few words, beside each model on the upload form."""
     from webapp.model_auto import hint
 
-    return hint(name)
+    text = hint(name)
+    english_only = text.endswith(_ENGLISH_ONLY)
+    base = text.removesuffix(_ENGLISH_ONLY) if english_only else text
+    words = str(_HINT_WORDS.get(base, base))
+    return _("%(hint)s, English only", hint=words) if english_only else words
 
 
 def _owned(transcript_id: int, **kw):

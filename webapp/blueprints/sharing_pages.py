@@ -6,6 +6,7 @@ are the owner's (or an admin's).
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from webapp.blueprints.auth import current_user, login_required
 from webapp.extensions import htmx
@@ -80,7 +81,7 @@ def share_transcript(transcript_id: int):
     t = transcripts.owned(current_user(), transcript_id)
     s = sharing.share(current_user(), transcript=t, user=request.form.get("user"), role=request.form.get("role"))
     if not htmx:
-        flash(f"Shared with {s.user.name} as {s.role}.")
+        flash(_("Shared with %(name)s as %(role)s.", name=s.user.name, role=_(s.role)))
         return _back(t, "sharing")
     return _sharing_fragment(t)
 
@@ -91,7 +92,7 @@ def unshare_transcript(transcript_id: int, share_id: int):
     t = transcripts.owned(current_user(), transcript_id)
     sharing.revoke(share_id, transcript=t)
     if not htmx:
-        flash("No longer shared.")
+        flash(_("No longer shared."))
         return _back(t, "sharing")
     return _sharing_fragment(t)
 
@@ -101,10 +102,10 @@ def unshare_transcript(transcript_id: int, share_id: int):
 def create_link(transcript_id: int):
     """A new read-only link; its address is shown this once (only a digest of the token is kept)."""
     t = transcripts.owned(current_user(), transcript_id)
-    _, raw = sharing.create_link(current_user(), t, request.form.get("expires_in_days") or None)
+    _link, raw = sharing.create_link(current_user(), t, request.form.get("expires_in_days") or None)
     url = url_for("share_link.reader", token=raw, _external=True)
     if not htmx:
-        flash(f"Anyone with this link can read the transcript (copy it now, it is not shown again): {url}")
+        flash(_("Anyone with this link can read the transcript (copy it now, it is not shown again): %(url)s", url=url))
         return _back(t, "sharing")
     return _sharing_fragment(t, new_link=url)
 
@@ -115,7 +116,7 @@ def revoke_link(transcript_id: int, link_id: int):
     t = transcripts.owned(current_user(), transcript_id)
     sharing.revoke_link(t, link_id)
     if not htmx:
-        flash("The link no longer works.")
+        flash(_("The link no longer works."))
         return _back(t, "sharing")
     return _sharing_fragment(t)
 
@@ -165,7 +166,7 @@ def _to_collection(c, message: str):
 @login_required
 def rename_collection(collection_id: int):
     c = sharing.rename_collection(_manage(collection_id), request.form.get("name"))
-    return _to_collection(c, "Renamed.")
+    return _to_collection(c, _("Renamed."))
 
 
 @bp.post("/collections/<int:collection_id>/delete")
@@ -174,7 +175,7 @@ def delete_collection(collection_id: int):
     c = _manage(collection_id)
     name = c.name
     sharing.delete_collection(c)
-    flash(f"{name}: deleted (its transcripts are kept).")
+    flash(_("%(name)s: deleted (its transcripts are kept).", name=name))
     return redirect(url_for("sharing_pages.collections"))
 
 
@@ -185,7 +186,7 @@ def add_to_collection(transcript_id: int):
     t = transcripts.owned(current_user(), transcript_id)
     c = _manage(request.form.get("collection_id", type=int) or 0)
     sharing.add_to_collection(c, t)
-    flash(f"Added to {c.name}.")
+    flash(_("Added to %(name)s.", name=c.name))
     return redirect(url_for("pages.transcript", transcript_id=t.id, _anchor="collections-heading"))
 
 
@@ -194,7 +195,7 @@ def add_to_collection(transcript_id: int):
 def remove_item(collection_id: int, transcript_id: int):
     c = _manage(collection_id)
     sharing.remove_from_collection(c, transcript_id)
-    return _to_collection(c, "Removed from the collection.")
+    return _to_collection(c, _("Removed from the collection."))
 
 
 @bp.post("/collections/<int:collection_id>/shares")
@@ -202,7 +203,7 @@ def remove_item(collection_id: int, transcript_id: int):
 def share_collection(collection_id: int):
     c = _manage(collection_id)
     s = sharing.share(current_user(), collection=c, user=request.form.get("user"), role=request.form.get("role"))
-    return _to_collection(c, f"Shared with {s.user.name} as {s.role}.")
+    return _to_collection(c, _("Shared with %(name)s as %(role)s.", name=s.user.name, role=_(s.role)))
 
 
 @bp.post("/collections/<int:collection_id>/shares/<int:share_id>/delete")
@@ -210,4 +211,4 @@ def share_collection(collection_id: int):
 def unshare_collection(collection_id: int, share_id: int):
     c = _manage(collection_id)
     sharing.revoke(share_id, collection=c)
-    return _to_collection(c, "No longer shared.")
+    return _to_collection(c, _("No longer shared."))

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from webapp.errors import Conflict, Invalid, NotFound
@@ -28,19 +29,19 @@ MAX_LINK_DAYS = 3650
 def _grantee(owner: User, name: str | None) -> User:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
-        raise Invalid("name the account to share with")
+        raise Invalid(_("name the account to share with"))
     user = db.session.scalar(select(User).where(func.lower(User.name) == name.lower()))
     if user is None:
-        raise Invalid(f"there is no account named {name!r}")
+        raise Invalid(_("there is no account named %(name)r", name=name))
     if user.id == owner.id:
-        raise Invalid("you cannot share with yourself")
+        raise Invalid(_("you cannot share with yourself"))
     return user
 
 
 def _role(role: str | None) -> str:
     role = role or "viewer"
     if role not in ROLES:
-        raise Invalid("the role is 'viewer' or 'editor'")
+        raise Invalid(_("the role is 'viewer' or 'editor'"))
     return role
 
 
@@ -51,7 +52,7 @@ def share(by: User, *, transcript: Transcript | None = None, collection: Collect
     grantee = _grantee(by, user)
     owner_id = transcript.owner_id if transcript is not None else collection.owner_id
     if grantee.id == owner_id:
-        raise Invalid(f"{grantee.name} owns it already")
+        raise Invalid(_("%(name)s owns it already", name=grantee.name))
     where = (Share.transcript_id == transcript.id) if transcript is not None else (Share.collection_id == collection.id)
     row = db.session.scalar(select(Share).where(where, Share.user_id == grantee.id))
     if row is None:
@@ -63,7 +64,7 @@ def share(by: User, *, transcript: Transcript | None = None, collection: Collect
         db.session.commit()
     except IntegrityError:  # shared at the same moment from elsewhere
         db.session.rollback()
-        raise Conflict("it was just shared with that account; reload to see the share") from None
+        raise Conflict(_("it was just shared with that account; reload to see the share")) from None
     return row
 
 
@@ -77,7 +78,7 @@ def revoke(share_id: int, *, transcript: Transcript | None = None, collection: C
     done = db.session.execute(delete(Share).where(Share.id == share_id, where))
     db.session.commit()
     if not done.rowcount:
-        raise NotFound("no such share")
+        raise NotFound(_("no such share"))
 
 
 def share_dict(s: Share) -> dict[str, Any]:
@@ -104,9 +105,9 @@ def owner_names(user: User, transcript_ids: set[int]) -> dict[int, str]:
 def _collection_name(name: Any) -> str:
     name = " ".join(name.split()) if isinstance(name, str) else ""
     if not name:
-        raise Invalid("a collection needs a name")
+        raise Invalid(_("a collection needs a name"))
     if len(name) > 120 or "\x00" in name:
-        raise Invalid("a collection name is at most 120 characters, without NUL")
+        raise Invalid(_("a collection name is at most 120 characters, without NUL"))
     return name
 
 
@@ -122,26 +123,26 @@ def collection_for(user: User, collection_id: int, *, manage: bool = False) -> C
     """A collection ``user`` owns or that is shared with them (``manage``: owns; admins: any), else NotFound."""
     c = db.session.get(Collection, collection_id)
     if c is None:
-        raise NotFound("no such collection")
+        raise NotFound(_("no such collection"))
     if user.is_admin or c.owner_id == user.id:
         return c
     if not manage and db.session.scalar(select(exists().where(Share.collection_id == c.id,
                                                                Share.user_id == user.id))):
         return c
-    raise NotFound("no such collection")
+    raise NotFound(_("no such collection"))
 
 
 def create_collection(user: User, name: Any) -> Collection:
     name = _collection_name(name)
     if db.session.scalar(select(exists().where(Collection.owner_id == user.id, Collection.name == name))):
-        raise Conflict(f"you already have a collection named {name!r}")
+        raise Conflict(_("you already have a collection named %(name)r", name=name))
     c = Collection(owner_id=user.id, name=name)
     db.session.add(c)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict(f"you already have a collection named {name!r}") from None
+        raise Conflict(_("you already have a collection named %(name)r", name=name)) from None
     return c
 
 
@@ -149,7 +150,7 @@ def rename_collection(c: Collection, name: Any) -> Collection:
     name = _collection_name(name)
     if name != c.name and db.session.scalar(select(exists().where(Collection.owner_id == c.owner_id,
                                                                    Collection.name == name))):
-        raise Conflict(f"there is already a collection named {name!r}")
+        raise Conflict(_("there is already a collection named %(name)r", name=name))
     c.name = name
     db.session.commit()
     return c
@@ -165,7 +166,7 @@ def add_to_collection(c: Collection, t: Transcript) -> None:
     """Only the collection owner's own transcripts go in: sharing a collection must never pass on something
     that was only shared with its owner."""
     if t.owner_id != c.owner_id:
-        raise Invalid("only the collection owner's own transcripts can be put in it")
+        raise Invalid(_("only the collection owner's own transcripts can be put in it"))
     db.session.execute(pg_insert(collection_items).values(collection_id=c.id, transcript_id=t.id, added_at=utcnow())
                        .on_conflict_do_nothing())  # already in it: nothing to do
     db.session.commit()
@@ -205,15 +206,15 @@ def expiry(days: Any) -> datetime | None:
     if days is None or days == "":
         return None
     if isinstance(days, bool):
-        raise Invalid("expires_in_days is a whole number of days")
+        raise Invalid(_("expires_in_days is a whole number of days"))
     try:
         n = int(days)
     except (TypeError, ValueError):
-        raise Invalid("expires_in_days is a whole number of days") from None
+        raise Invalid(_("expires_in_days is a whole number of days")) from None
     if isinstance(days, float) and days != n:
-        raise Invalid("expires_in_days is a whole number of days")
+        raise Invalid(_("expires_in_days is a whole number of days"))
     if not 1 <= n <= MAX_LINK_DAYS:
-        raise Invalid(f"expires_in_days is between 1 and {MAX_LINK_DAYS}")
+        raise Invalid(_("expires_in_days is between 1 and %(max)s", max=MAX_LINK_DAYS))
     return utcnow() + timedelta(days=n)
 
 
@@ -236,7 +237,7 @@ def revoke_link(t: Transcript, link_id: int) -> None:
     done = db.session.execute(delete(ShareLink).where(ShareLink.id == link_id, ShareLink.transcript_id == t.id))
     db.session.commit()
     if not done.rowcount:
-        raise NotFound("no such link")
+        raise NotFound(_("no such link"))
 
 
 def link_dict(link: ShareLink) -> dict[str, Any]:
@@ -252,10 +253,10 @@ def transcript_for_link(raw: str, *, with_segments: bool = False) -> tuple[Share
     from webapp.models import Segment
 
     if not raw or len(raw) > 100:
-        raise NotFound("this link does not exist, has expired or was revoked")
+        raise NotFound(_("this link does not exist, has expired or was revoked"))
     link = db.session.scalar(select(ShareLink).where(ShareLink.token_hash == ShareLink.digest(raw)))
     if link is None or (link.expires_at is not None and link.expires_at <= utcnow()):
-        raise NotFound("this link does not exist, has expired or was revoked")
+        raise NotFound(_("this link does not exist, has expired or was revoked"))
     stmt = select(Transcript).where(Transcript.id == link.transcript_id)
     if with_segments:
         stmt = stmt.options(selectinload(Transcript.segments).selectinload(Segment.words),

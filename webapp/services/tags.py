@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -24,11 +25,11 @@ def clean(name: str | None) -> str:
     """A tag name as stored: spaces collapsed, no commas (the forms split on them), 1-64 characters."""
     name = " ".join((name or "").replace(",", " ").split())
     if not name:
-        raise Invalid("a tag needs a name")
+        raise Invalid(_("a tag needs a name"))
     if len(name) > MAX_NAME:
-        raise Invalid(f"a tag name is at most {MAX_NAME} characters")
+        raise Invalid(_("a tag name is at most %(max)s characters", max=MAX_NAME))
     if "\x00" in name or "/" in name:
-        raise Invalid("a tag name cannot contain '/' or NUL characters")
+        raise Invalid(_("a tag name cannot contain '/' or NUL characters"))
     return name
 
 
@@ -77,7 +78,7 @@ def add(user: User, t: Transcript, name: str) -> list[str]:
                                                       transcript_tags.c.transcript_id == t.id)))
     if not present:
         if len(of(user, t)) >= MAX_PER_TRANSCRIPT:
-            raise Invalid(f"a transcript can carry at most {MAX_PER_TRANSCRIPT} tags")
+            raise Invalid(_("a transcript can carry at most %(max)s tags", max=MAX_PER_TRANSCRIPT))
         db.session.execute(pg_insert(transcript_tags).values(tag_id=tag.id, transcript_id=t.id)
                            .on_conflict_do_nothing())
     db.session.commit()
@@ -101,7 +102,7 @@ def replace(user: User, t: Transcript, names: list[str]) -> list[str]:
     """Make this person's tags on ``t`` exactly ``names``."""
     wanted = {clean(n).lower(): clean(n) for n in names}
     if len(wanted) > MAX_PER_TRANSCRIPT:
-        raise Invalid(f"a transcript can carry at most {MAX_PER_TRANSCRIPT} tags")
+        raise Invalid(_("a transcript can carry at most %(max)s tags", max=MAX_PER_TRANSCRIPT))
     for name in of(user, t):
         if name.lower() not in wanted:
             remove(user, t, name)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
+from flask_babel import gettext as _
 from rq import Queue, Retry
 from sqlalchemy import select
 
@@ -70,16 +71,16 @@ def _refused_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> boo
 def check_url(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a webhook URL, or Invalid with the reason."""
     if not isinstance(url, str) or len(url) > 2000 or "\x00" in url:
-        raise Invalid("url must be an http:// or https:// URL of at most 2000 characters")
+        raise Invalid(_("url must be an http:// or https:// URL of at most 2000 characters"))
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid("url must be an http:// or https:// URL with a host")
+        raise Invalid(_("url must be an http:// or https:// URL with a host"))
     if parts.username or parts.password:
-        raise Invalid("url must not carry a user name or password")
+        raise Invalid(_("url must not carry a user name or password"))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise Invalid("url has a port that is not a number from 1 to 65535") from None
+        raise Invalid(_("url has a port that is not a number from 1 to 65535")) from None
     return parts.scheme, parts.hostname, port
 
 
@@ -109,12 +110,12 @@ def _literal_refused(host: str, allow_private: bool) -> None:
         addr = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-            raise TargetRefused("the webhook host is this machine (localhost); "
-                                "set WEBHOOK_ALLOW_PRIVATE=true to allow such targets") from None
+            raise TargetRefused(_("the webhook host is this machine (localhost); "
+                                  "set WEBHOOK_ALLOW_PRIVATE=true to allow such targets")) from None
         return
     if _refused_address(addr):
-        raise TargetRefused(f"the webhook address {addr} is loopback, private or link-local; "
-                            "set WEBHOOK_ALLOW_PRIVATE=true to allow such targets")
+        raise TargetRefused(_("the webhook address %(addr)s is loopback, private or link-local; "
+                              "set WEBHOOK_ALLOW_PRIVATE=true to allow such targets", addr=str(addr)))
 
 
 def create(user: User, url: Any, events: Any) -> tuple[Webhook, str]:
@@ -122,12 +123,12 @@ def create(user: User, url: Any, events: Any) -> tuple[Webhook, str]:
     if events is None:
         events = list(EVENTS)
     if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
-        raise Invalid(f"events must be a non-empty list of {', '.join(EVENTS)}")
-    _, host, _ = check_url(url)
+        raise Invalid(_("events must be a non-empty list of %(events)s", events=", ".join(EVENTS)))
+    _scheme, host, _port = check_url(url)
     _literal_refused(host, current_app.config["SCRIPTORIUM"].webhook_allow_private)
     count = db.session.scalar(select(db.func.count()).select_from(Webhook).where(Webhook.user_id == user.id))
     if count >= MAX_PER_ACCOUNT:
-        raise Invalid(f"an account can have at most {MAX_PER_ACCOUNT} webhooks")
+        raise Invalid(_("an account can have at most %(max)s webhooks", max=MAX_PER_ACCOUNT))
     secret = "whsec_" + secrets.token_urlsafe(32)
     hook = Webhook(user_id=user.id, url=url.strip(), events=list(dict.fromkeys(events)),
                    secret_enc=_fernet().encrypt(secret.encode()).decode())
@@ -143,7 +144,7 @@ def list_for(user: User) -> list[Webhook]:
 def delete(user: User, webhook_id: int) -> None:
     hook = db.session.get(Webhook, webhook_id)
     if hook is None or hook.user_id != user.id:
-        raise NotFound("no such webhook")
+        raise NotFound(_("no such webhook"))
     db.session.delete(hook)
     db.session.commit()
 
