@@ -270,7 +270,7 @@ def test_auto_chooses_by_what_is_installed(hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert model_registry.pick(None, "cuda") == "small"
     monkeypatch.setattr(model_auto, "cores_here", lambda: 2)
-    assert model_registry.resolve("auto", "cpu") == model_registry.models_dir() / "small"
+    assert model_registry.resolve("auto", device="cpu") == model_registry.models_dir() / "small"
     assert "small  " in invoke("list").stdout.split("default")[0].splitlines()[-1]
 
 
