@@ -88,6 +88,8 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     app.register_blueprint(api_sharing.bp)
     app.register_blueprint(share_link.bp)
     app.register_blueprint(sharing_pages.bp)
+    from webapp.blueprints import people  # voice profiles: /people, the reader's enrol, /api/v1/people
+    app.register_blueprint(people.bp); app.register_blueprint(people.api_bp)
 
     @app.before_request
     def _request_id() -> None:

@@ -255,6 +255,11 @@ def transcribe(
 
         report("diarize", 0.0)
         _stoppable("diarize", report, lambda tick: diarize(result, samples, options, device=device, progress=tick))
+        if result.speakers:
+            from worker.voiceprints import speaker_embeddings
+
+            result.speaker_embeddings = _stoppable("diarize", report,
+                                                   lambda tick: speaker_embeddings(samples, result))
         done("diarize")
     return result
 

@@ -56,6 +56,7 @@ class TranscriptResult:
     word_timing: str = "none"  # "align" (wav2vec2) | "whisper" (faster-whisper's own) | "none"
     diarization: str | None = None  # "pyannote" | "resemblyzer" | None
     speakers: list[str] = field(default_factory=list)
+    speaker_embeddings: dict[str, list[float]] = field(default_factory=dict)  # label -> unit GE2E voiceprint
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 from webapp.models.ingest import IngestRecord
 from webapp.models.media import Media
 from webapp.models.transcript import Segment, Speaker, Transcript, Word
+from webapp.models.people import Person, Voiceprint
 from webapp.models.session import UserSession
 from webapp.models.sharing import Collection, Share, ShareLink, Tag
 from webapp.models.user import ApiToken, User
 
-__all__ = ["ApiToken", "Collection", "IngestRecord", "Media", "Segment", "Share", "ShareLink", "Speaker", "Tag",
-           "Transcript", "User", "UserSession", "Word"]
+__all__ = ["ApiToken", "Collection", "IngestRecord", "Media", "Person", "Segment", "Share", "ShareLink", "Speaker", "Tag",
+           "Transcript", "User", "UserSession", "Voiceprint", "Word"]
