@@ -31,15 +31,15 @@ def api_create():
     return people.as_dict(people.create(g.user, _body().get("name"))), 201
 
 
-@api_bp.get("/people/<int:person_id>")
-def api_get(person_id: int):
-    p = people.get_for(g.user, person_id)
+@api_bp.get("/people/<int:id>")
+def api_get(id: int):  # noqa: A002 (the spec names the path parameter "id")
+    p = people.get_for(g.user, id)
     return {**people.as_dict(p), "appearances": people.appearances(p)}
 
 
-@api_bp.delete("/people/<int:person_id>")
-def api_delete(person_id: int):
-    people.delete_person(g.user, person_id)
+@api_bp.delete("/people/<int:id>")
+def api_delete(id: int):  # noqa: A002
+    people.delete_person(g.user, id)
     return "", 204
 
 
