@@ -156,3 +156,15 @@ def test_api_rejects_a_nameless_person(client, people):
     _, token = people["alice"]
     resp = client.post("/api/v1/people", json={"name": "  "}, headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 400 and "name" in resp.get_json()["error"]
+
+
+def test_search_filters_by_person(client, people, voiced):
+    alice_id, token = people["alice"]
+    tid = voiced(alice_id, {"SPEAKER_00": _unit(_axis(0)), "SPEAKER_01": _unit(_axis(1))})
+    post(client, f"/transcripts/{tid}/speakers/SPEAKER_01/remember", {"name": "Jon"})
+    auth = {"Authorization": f"Bearer {token}"}
+    jon = client.get("/api/v1/people", headers=auth).get_json()["items"][0]["id"]
+    hits = client.get(f"/api/v1/search?q=budget&person={jon}", headers=auth).get_json()["hits"]
+    assert hits and all(h["speaker"] in ("Jon", "SPEAKER_01") for h in hits) and len(hits) == 1
+    everyone = client.get("/api/v1/search?q=budget", headers=auth).get_json()["hits"]
+    assert len(everyone) > len(hits)
