@@ -211,6 +211,14 @@ EXTRA_PATHS.update({
                                            "type": "object", "properties": {"job_id": {"type": "string"}}}}}},
                                "401": UNAUTH, "404": _err("no such person, or not yours")}},
     },
+    "/people/look-back/{job_id}": {
+        "get": {"summary": "Progress of a look-back job", "operationId": "lookBackProgress",
+                "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "status (queued, started, finished, failed), done and total "
+                                                     "transcripts, and when finished the result",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": UNAUTH, "404": _err("no such job, or not yours")}},
+    },
     "/transcripts/{id}/speakers/{label}/person": {
         "post": {"summary": "Name a speaker as a person and keep their voice (enrol)", "operationId": "enrolSpeaker",
                  "parameters": [ID, {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -40,17 +40,21 @@ def similarities(speaker_embeddings: Mapping[str, Sequence[float]],
                  people_voiceprints: Mapping[int, Iterable[Sequence[float]]]) -> dict[tuple[str, int], float]:
     """(label, person) -> the best cosine similarity between the speaker and any of the person's voiceprints."""
     labels = list(speaker_embeddings)
-    if not labels:
+    owners, prints = [], []
+    for person_id, rows in people_voiceprints.items():
+        for p in rows:
+            if p is not None and len(p):
+                owners.append(person_id)
+                prints.append(p)
+    if not labels or not prints:
         return {}
     spk = _unit(np.asarray([speaker_embeddings[l] for l in labels], dtype=np.float64))
+    sims = spk @ _unit(np.asarray(prints, dtype=np.float64)).T  # one product for every voiceprint
     out: dict[tuple[str, int], float] = {}
-    for person_id, prints in people_voiceprints.items():
-        prints = [p for p in prints if p is not None and len(p)]
-        if not prints:
-            continue
-        sims = spk @ _unit(np.asarray(prints, dtype=np.float64)).T
+    for j, person_id in enumerate(owners):
         for i, label in enumerate(labels):
-            out[(label, person_id)] = float(sims[i].max())
+            key = (label, person_id)
+            out[key] = max(out.get(key, -1.0), float(sims[i, j]))
     return out
 
 

@@ -155,9 +155,9 @@ def test_look_back_names_an_earlier_transcript(client, user_factory, run_jobs, h
     old = _get(client, auth, tid_old)["speakers"]
     named = [s for s in old if s["person_id"] == person]
     assert len(named) == 1 and named[0]["match"] in ("recognised", "suggested"), old
-    from rq.job import Job
-    from webapp.queue import connection
-
-    with app.app_context():
-        job = Job.fetch(resp.get_json()["job_id"], connection=connection())
-        assert job.meta["done"] == job.meta["total"] >= 1
+    progress = client.get(f"/api/v1/people/look-back/{resp.get_json()['job_id']}", headers=auth).get_json()
+    assert progress["status"] == "finished" and progress["done"] == progress["total"] >= 1
+    assert progress["result"]["speakers_named"] >= 1
+    _, other = user_factory("mallory")
+    assert client.get(f"/api/v1/people/look-back/{resp.get_json()['job_id']}",
+                      headers={"Authorization": f"Bearer {other}"}).status_code == 404

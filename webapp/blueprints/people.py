@@ -51,6 +51,11 @@ def api_look_back():
     return {"job_id": people.enqueue_look_back(g.user.id, int(person_id) if person_id is not None else None)}, 202
 
 
+@api_bp.get("/people/look-back/<job_id>")
+def api_look_back_progress(job_id: str):
+    return people.look_back_progress(g.user, job_id)
+
+
 @api_bp.post("/transcripts/<int:transcript_id>/speakers/<label>/person")
 def api_enrol(transcript_id: int, label: str):
     t = transcripts.for_edit(g.user, transcript_id)

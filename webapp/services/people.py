@@ -66,6 +66,8 @@ def enrol(user: User, t: Transcript, label: str, *, person_id: int | None = None
     """Name speaker ``label`` of ``t`` as a person (an existing one of the transcript owner's, or a new one) and
     keep the speaker's embedding as that person's voiceprint. Another speaker of the same transcript named as that
     person loses the name (one person, one speaker per transcript, unless edited by hand)."""
+    if t.owner_id != user.id and not user.is_admin:
+        raise NotFound("only the transcript's owner can remember voices from it")
     s = _speaker(t, label)
     if person_id is not None:
         person = get_for(user, int(person_id))
@@ -216,6 +218,8 @@ def look_back(owner_id: int, recognise: Callable, thresholds: Any, *, person_id:
                                                       .where(Speaker.embedding.is_not(None))))
         .order_by(Transcript.id)))
     changed = 0
+    if progress:
+        progress(0, len(ids))
     for i, tid in enumerate(ids, 1):
         t = db.session.get(Transcript, tid)
         changed += match_transcript(t, recognise, thresholds, prints)
@@ -230,8 +234,28 @@ def look_back(owner_id: int, recognise: Callable, thresholds: Any, *, person_id:
 def enqueue_look_back(owner_id: int, person_id: int | None = None) -> str:
     from webapp.queue import get_queue
 
-    job = get_queue().enqueue("worker.recognise.look_back", owner_id, person_id, job_timeout=3600)
+    job = get_queue().enqueue("worker.recognise.look_back", owner_id, person_id, job_timeout=3600,
+                              meta={"owner_id": owner_id, "done": 0, "total": None})
     return job.id
+
+
+def look_back_progress(user: User, job_id: str) -> dict[str, Any]:
+    """{"status", "done", "total", "result"} of a look-back job the user started (404 for anyone else's)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from webapp.queue import connection
+
+    try:
+        job = Job.fetch(str(job_id)[:64], connection=connection())
+    except NoSuchJobError:
+        raise NotFound("no such look-back job") from None
+    if job.func_name != "worker.recognise.look_back" or (
+            job.meta.get("owner_id") != user.id and not user.is_admin):
+        raise NotFound("no such look-back job")
+    status = job.get_status()
+    return {"status": getattr(status, "value", str(status)), "done": job.meta.get("done", 0),
+            "total": job.meta.get("total"), "result": job.return_value() if status == "finished" else None}
 
 
 def list_for_owner(owner_id: int) -> list[Person]:
