@@ -258,8 +258,11 @@ def transcribe(
         if result.speakers:
             from worker.voiceprints import speaker_embeddings
 
-            result.speaker_embeddings = _stoppable("diarize", report,
-                                                   lambda tick: speaker_embeddings(samples, result))
+            try:  # voiceprints for voice profiles: a failure costs recognition, not the transcript
+                result.speaker_embeddings = _stoppable("diarize", report,
+                                                       lambda tick: speaker_embeddings(samples, result))
+            except (ImportError, ValueError, RuntimeError) as exc:
+                log.warning("no speaker embeddings: %s", exc)
         done("diarize")
     return result
 

@@ -297,7 +297,11 @@ def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> Non
 
         db.session.flush()
         db.session.expire(t, ["speakers"])
-        people.match_transcript(t, recognise, Thresholds())
+        try:
+            with db.session.begin_nested():  # a failed match loses the names, never the transcript
+                people.match_transcript(t, recognise, Thresholds())
+        except Exception:
+            log.exception("recognising the speakers of transcript %s failed", t.id)
 
 
 __all__ = ["JobCancelled", "get_app", "set_app", "store_result", "transcribe", "write_result"]

@@ -168,3 +168,22 @@ def test_search_filters_by_person(client, people, voiced):
     assert hits and all(h["speaker"] in ("Jon", "SPEAKER_01") for h in hits) and len(hits) == 1
     everyone = client.get("/api/v1/search?q=budget", headers=auth).get_json()["hits"]
     assert len(everyone) > len(hits)
+
+
+def test_an_editor_of_a_shared_transcript_cannot_enrol_the_owners_voices(client, people, voiced):
+    alice_id, alice_token = people["alice"]
+    _, bob_token = people["bob"]
+    tid = voiced(alice_id, {"SPEAKER_00": _unit(_axis(0))})
+    alice = {"Authorization": f"Bearer {alice_token}"}
+    assert client.post(f"/api/v1/transcripts/{tid}/shares", json={"user": "bob", "role": "editor"},
+                       headers=alice).status_code in (200, 201)
+    bob = {"Authorization": f"Bearer {bob_token}"}
+    resp = client.post(f"/api/v1/transcripts/{tid}/speakers/SPEAKER_00/person", json={"name": "Maria"}, headers=bob)
+    assert resp.status_code == 404
+    assert client.get("/api/v1/people", headers=alice).get_json()["items"] == []
+    from webhelpers import login
+
+    client.post("/logout", headers={"X-CSRF-Token": "test-csrf-token"})
+    assert login(client, "bob", "bob-password").status_code == 302
+    page = client.get(f"/transcripts/{tid}").get_data(as_text=True)
+    assert "Rename" in page and "Remember this voice as…" not in page
