@@ -187,3 +187,22 @@ def test_an_editor_of_a_shared_transcript_cannot_enrol_the_owners_voices(client,
     assert login(client, "bob", "bob-password").status_code == 302
     page = client.get(f"/transcripts/{tid}").get_data(as_text=True)
     assert "Rename" in page and "Remember this voice as…" not in page
+
+
+def test_find_a_person_in_earlier_recordings_from_the_page(client, people, voiced, run_jobs):
+    alice_id, token = people["alice"]
+    old = voiced(alice_id, {"SPEAKER_00": _near(0, 0.95, 3)}, "Last year")
+    new = voiced(alice_id, {"SPEAKER_00": _unit(_axis(0))}, "Today")
+    post(client, f"/transcripts/{new}/speakers/SPEAKER_00/remember", {"name": "Maria"})
+    reader = client.get(f"/transcripts/{new}").get_data(as_text=True)
+    assert "Find Maria in earlier recordings" in reader
+    maria = client.get("/api/v1/people", headers={"Authorization": f"Bearer {token}"}).get_json()["items"][0]["id"]
+    resp = post(client, f"/people/{maria}/look-back")
+    assert resp.status_code == 302 and "look_back=" in resp.location
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "Looking through earlier recordings" in page
+    run_jobs()
+    job_id = resp.location.split("look_back=")[1]
+    done = client.get(f"/people/look-back/{job_id}")
+    assert done.status_code == 286 and "speakers named or suggested" in done.get_data(as_text=True)
+    assert _speakers(client, token, old)["SPEAKER_00"]["name"] == "Maria"

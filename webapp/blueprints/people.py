@@ -6,7 +6,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from webapp.blueprints import api, auth
 from webapp.blueprints.auth import current_user, login_required
-from webapp.errors import Invalid
+from webapp.errors import Invalid, NotFound
 from webapp.extensions import htmx
 from webapp.services import people, transcripts
 
@@ -107,7 +107,14 @@ def verdict(transcript_id: int, label: str, verdict: str):
 @login_required
 def index():
     rows = [(p, people.appearances(p)) for p in people.list_for(current_user())]
-    return render_template("people/index.html", rows=rows)
+    job_id = request.args.get("look_back")
+    progress = None
+    if job_id:
+        try:
+            progress = people.look_back_progress(current_user(), job_id)
+        except NotFound:
+            job_id = None
+    return render_template("people/index.html", rows=rows, look_back=job_id, progress=progress)
 
 
 @bp.post("/people")
@@ -128,9 +135,18 @@ def act(person_id: int, action: str):
     elif action == "delete":
         people.delete_person(user, person_id)
     else:
-        people.get_for(user, person_id)
-        people.enqueue_look_back(user.id, person_id)
+        person = people.get_for(user, person_id)
+        return redirect(url_for("people.index", look_back=people.enqueue_look_back(person.owner_id, person_id)))
     return redirect(url_for("people.index"))
+
+
+@bp.get("/people/look-back/<job_id>")
+@login_required
+def look_back_progress(job_id: str):
+    """The look-back's progress line; htmx polls it until the job ends (then 286 stops the polling)."""
+    progress = people.look_back_progress(current_user(), job_id)
+    body = render_template("people/_look_back.html", job_id=job_id, p=progress)
+    return body, 286 if progress["status"] in ("finished", "failed", "stopped", "canceled") else 200
 
 
 @bp.post("/voiceprints/<int:voiceprint_id>/delete")
