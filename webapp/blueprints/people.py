@@ -92,14 +92,26 @@ def remember(transcript_id: int, label: str):
     return resp, 200, {"HX-Trigger": "speakersChanged"}
 
 
-@bp.post("/transcripts/<int:transcript_id>/speakers/<label>/<any(accept, reject):verdict>")
-@login_required
-def verdict(transcript_id: int, label: str, verdict: str):
+def _verdict(transcript_id: int, label: str, decide):
     t = transcripts.for_edit(current_user(), transcript_id)
-    (people.accept if verdict == "accept" else people.reject)(t, label)
+    decide(t, label)
     if not htmx:
         return redirect(url_for("pages.transcript", transcript_id=t.id))
     return _panel(t)
+
+
+@bp.post("/transcripts/<int:transcript_id>/speakers/<label>/accept")
+@login_required
+def accept(transcript_id: int, label: str):
+    """Take the suggested person's name."""
+    return _verdict(transcript_id, label, people.accept)
+
+
+@bp.post("/transcripts/<int:transcript_id>/speakers/<label>/reject")
+@login_required
+def reject(transcript_id: int, label: str):
+    """Refuse the suggestion (or a recognition); remembered for this speaker."""
+    return _verdict(transcript_id, label, people.reject)
 
 
 # --- the People page ---------------------------------------------------------------------------------------------
@@ -124,20 +136,34 @@ def create():
     return redirect(url_for("people.index"))
 
 
-@bp.post("/people/<int:person_id>/<any(rename, merge, delete, 'look-back'):action>")
+@bp.post("/people/<int:person_id>/rename")
 @login_required
-def act(person_id: int, action: str):
-    user = current_user()
-    if action == "rename":
-        people.rename(user, person_id, request.form.get("name"))
-    elif action == "merge":
-        people.merge(user, person_id, int(request.form.get("other_id") or 0))
-    elif action == "delete":
-        people.delete_person(user, person_id)
-    else:
-        person = people.get_for(user, person_id)
-        return redirect(url_for("people.index", look_back=people.enqueue_look_back(person.owner_id, person_id)))
+def rename(person_id: int):
+    people.rename(current_user(), person_id, request.form.get("name"))
     return redirect(url_for("people.index"))
+
+
+@bp.post("/people/<int:person_id>/merge")
+@login_required
+def merge(person_id: int):
+    """Merge the chosen other person into this one."""
+    people.merge(current_user(), person_id, int(request.form.get("other_id") or 0))
+    return redirect(url_for("people.index"))
+
+
+@bp.post("/people/<int:person_id>/delete")
+@login_required
+def delete(person_id: int):
+    people.delete_person(current_user(), person_id)
+    return redirect(url_for("people.index"))
+
+
+@bp.post("/people/<int:person_id>/look-back")
+@login_required
+def look_back(person_id: int):
+    """Find this person in the owner's earlier recordings (an RQ job); the page shows its progress."""
+    person = people.get_for(current_user(), person_id)
+    return redirect(url_for("people.index", look_back=people.enqueue_look_back(person.owner_id, person_id)))
 
 
 @bp.get("/people/look-back/<job_id>")
