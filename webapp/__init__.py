@@ -95,6 +95,9 @@ def create_app(test_config: dict[str, Any] | None = None, settings: settings_mod
     app.register_blueprint(webhooks.api_bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(metrics_bp.bp)
+    from webapp.blueprints import people  # voice profiles: /people, the reader's enrol, /api/v1/people
+    app.register_blueprint(people.bp)
+    app.register_blueprint(people.api_bp)
 
     @app.before_request
     def _request_id() -> None:

@@ -51,8 +51,7 @@ SCHEMAS: dict[str, Any] = {
                 "can_edit": {"type": "boolean", "description": "you may correct its text and speakers"},
                 "language_uncertain": {"type": "boolean", "description": "detected with low confidence"},
                 "options": {"type": "object"}, "timings": {"type": ["object", "null"]},
-                "speakers": {"type": "array", "items": {"type": "object", "properties": {
-                    "label": {"type": "string"}, "name": {"type": "string"}}}},
+                "speakers": {"type": "array", "items": {"$ref": "#/components/schemas/TranscriptSpeaker"}},
                 "segments": {"type": "array", "items": {"$ref": "#/components/schemas/Segment"}},
             },
         }],
@@ -163,6 +162,78 @@ PATHS: dict[str, Any] = {
 # Paths other modules add (search) register themselves here, so the spec and the URL map stay one list.
 EXTRA_PATHS: dict[str, Any] = {}
 EXTRA_SCHEMAS: dict[str, Any] = {}
+
+# Voice profiles (webapp/blueprints/people.py). Voiceprints themselves never leave the server.
+EXTRA_SCHEMAS.update({
+    "TranscriptSpeaker": {
+        "type": "object", "required": ["label", "name", "person_id", "match", "similarity"],
+        "properties": {
+            "label": {"type": "string"}, "name": {"type": "string", "description": "the name shown (the label if none)"},
+            "person_id": {"type": ["integer", "null"], "description": "the person this speaker is, or may be"},
+            "match": {"type": ["string", "null"], "enum": ["enrolled", "recognised", "suggested", None],
+                      "description": "enrolled: named from this recording; recognised: named by voice; "
+                                     "suggested: resembles person_id, waiting for accept / reject"},
+            "similarity": {"type": ["number", "null"], "description": "cosine similarity of the voices (0..1)"},
+        },
+    },
+    "Person": {
+        "type": "object", "required": ["id", "name", "voiceprints"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                       "voiceprints": {"type": "integer", "description": "how many voiceprints are kept"},
+                       "created_at": {"type": "string", "format": "date-time"}},
+    },
+    "PersonList": {"type": "object", "required": ["items"],
+                   "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}},
+})
+_NAME_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 120}}}}}}
+EXTRA_PATHS.update({
+    "/people": {
+        "get": {"summary": "Your people (named voices); an admin sees everyone's", "operationId": "listPeople",
+                "responses": {"200": _json("PersonList", "people"), "401": UNAUTH}},
+        "post": {"summary": "Add a person (a voiceprint comes when you name a speaker as them)",
+                 "operationId": "createPerson", "requestBody": _NAME_BODY,
+                 "responses": {"201": _json("Person", "made"), "400": _err("no name"), "401": UNAUTH}},
+    },
+    "/people/{id}": {
+        "get": {"summary": "A person and the recordings they speak in, with talk time", "operationId": "getPerson",
+                "parameters": [ID], "responses": {"200": _json("Person", "the person"), "401": UNAUTH,
+                                                  "404": _err("no such person, or not yours")}},
+        "delete": {"summary": "Delete a person and all their voiceprints (transcripts keep the name as text)",
+                   "operationId": "deletePerson", "parameters": [ID],
+                   "responses": {"204": {"description": "deleted"}, "401": UNAUTH,
+                                 "404": _err("no such person, or not yours")}},
+    },
+    "/people/look-back": {
+        "post": {"summary": "Find your people in your earlier recordings (a background job, no re-transcription)",
+                 "operationId": "lookBack",
+                 "requestBody": {"content": {"application/json": {"schema": {
+                     "type": "object", "properties": {"person_id": {"type": "integer"}}}}}},
+                 "responses": {"202": {"description": "queued; the RQ job id",
+                                       "content": {"application/json": {"schema": {
+                                           "type": "object", "properties": {"job_id": {"type": "string"}}}}}},
+                               "401": UNAUTH, "404": _err("no such person, or not yours")}},
+    },
+    "/people/look-back/{job_id}": {
+        "get": {"summary": "Progress of a look-back job", "operationId": "lookBackProgress",
+                "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "status (queued, started, finished, failed), done and total "
+                                                     "transcripts, and when finished the result",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "401": UNAUTH, "404": _err("no such job, or not yours")}},
+    },
+    "/transcripts/{id}/speakers/{label}/person": {
+        "post": {"summary": "Name a speaker as a person and keep their voice (enrol)", "operationId": "enrolSpeaker",
+                 "parameters": [ID, {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}],
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "properties": {"person_id": {"type": "integer"},
+                                                      "name": {"type": "string", "maxLength": 120}},
+                     "description": "an existing person (person_id) or a new one (name)"}}}},
+                 "responses": {"200": _json("TranscriptSpeaker", "the speaker, now named"),
+                               "400": _err("neither person_id nor name"), "401": UNAUTH,
+                               "403": _err("shared with you read-only"), "404": NOT_FOUND}},
+    },
+})
 
 
 def spec(server_url: str = "/api/v1") -> dict[str, Any]:

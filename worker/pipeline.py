@@ -366,6 +366,14 @@ def transcribe(
         report("diarize", 0.0)
         _stoppable("diarize", report, lambda tick: diarize(result, samples, options, device=device, progress=tick,
                                                             model_path=diarization_model))
+        if result.speakers:
+            from worker.voiceprints import speaker_embeddings
+
+            try:  # voiceprints for voice profiles: a failure costs recognition, not the transcript
+                result.speaker_embeddings = _stoppable("diarize", report,
+                                                       lambda tick: speaker_embeddings(samples, result))
+            except (ImportError, ValueError, RuntimeError) as exc:
+                log.warning("no speaker embeddings: %s", exc)
         done("diarize")
     return result
 

@@ -60,6 +60,7 @@ class TranscriptResult:
     speaker_count: int | None = None  # speakers found by diarization
     speaker_count_given: bool | None = None  # True when the count was the user's num_speakers
     speakers: list[str] = field(default_factory=list)
+    speaker_embeddings: dict[str, list[float]] = field(default_factory=dict)  # label -> unit GE2E voiceprint
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     def to_dict(self) -> dict[str, Any]:

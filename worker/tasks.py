@@ -297,7 +297,8 @@ def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> Non
     labels = list(dict.fromkeys(result.speakers + [s.speaker for s in result.segments if s.speaker]))
     if labels:
         db.session.execute(insert(Speaker), [
-            {"transcript_id": transcript_id, "label": label, "display_name": names.get(label)} for label in labels])
+            {"transcript_id": transcript_id, "label": label, "display_name": names.get(label),
+             "embedding": result.speaker_embeddings.get(label)} for label in labels])
     seg_ids = db.session.scalars(
         insert(Segment).returning(Segment.id, sort_by_parameter_order=True),
         [{"transcript_id": transcript_id, "idx": i, "start": s.start, "end": s.end, "speaker": s.speaker,
@@ -320,6 +321,17 @@ def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> Non
     t.finished_at = datetime.now(timezone.utc)
     if t.media.duration is None:
         t.media.duration = result.duration
+    if result.speaker_embeddings:  # voice profiles: name the speakers whose voice the owner enrolled
+        from webapp.services import people
+        from worker.recognise import Thresholds, recognise
+
+        db.session.flush()
+        db.session.expire(t, ["speakers"])
+        try:
+            with db.session.begin_nested():  # a failed match loses the names, never the transcript
+                people.match_transcript(t, recognise, Thresholds())
+        except Exception:
+            log.exception("recognising the speakers of transcript %s failed", t.id)
 
 
 __all__ = ["JobCancelled", "get_app", "set_app", "store_result", "transcribe", "write_result"]

@@ -38,7 +38,13 @@ def world(people, make_transcript, app):
         link, token = sharing.create_link(alice, t)
         collection = sharing.create_collection(alice, "Meetings")
         sharing.add_to_collection(collection, t)
-        ids = {"share_id": share.id, "link_id": link.id, "collection_id": collection.id}
+        from webapp.models import Person, Voiceprint  # voice profiles: alice's person with one voiceprint
+
+        person = Person(owner_id=alice_id, name="Maria", voiceprints=[Voiceprint(embedding=[1.0, 0.0])])
+        db.session.add(person)
+        db.session.commit()
+        ids = {"share_id": share.id, "link_id": link.id, "collection_id": collection.id, "person_id": person.id,
+               "id": person.id, "voiceprint_id": person.voiceprints[0].id, "job_id": "no-such-job"}
         from webapp.services import webhooks
         ids["webhook_id"] = webhooks.create(alice, "https://example.org/hook", None)[0].id
     return {"transcript_id": tid, "segment_id": segment_id, "token_id": bob_token_id, "label": "SPEAKER_00",

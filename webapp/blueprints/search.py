@@ -24,6 +24,7 @@ def filters_from(args) -> search_service.Filters:
         date_from=search_service.parse_date(args.get("from")),
         date_to=search_service.parse_date(args.get("to")),
         tag=_arg(args, "tag", 64),
+        person_id=args.get("person", type=int),
     )
 
 

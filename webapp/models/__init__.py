@@ -2,10 +2,11 @@
 from webapp.models.ingest import IngestRecord
 from webapp.models.media import Media
 from webapp.models.transcript import Segment, Speaker, Transcript, Word
+from webapp.models.people import Person, Voiceprint
 from webapp.models.session import UserSession
 from webapp.models.sharing import Collection, Share, ShareLink, Tag
 from webapp.models.user import ApiToken, User
 from webapp.models.webhook import Webhook, WebhookDelivery
 
-__all__ = ["ApiToken", "Collection", "IngestRecord", "Media", "Segment", "Share", "ShareLink", "Speaker", "Tag",
-           "Transcript", "User", "UserSession", "Webhook", "WebhookDelivery", "Word"]
+__all__ = ["ApiToken", "Collection", "IngestRecord", "Media", "Person", "Segment", "Share", "ShareLink", "Speaker",
+           "Tag", "Transcript", "User", "UserSession", "Voiceprint", "Webhook", "WebhookDelivery", "Word"]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, Computed, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -118,6 +118,12 @@ class Speaker(db.Model):
     transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(32))
     display_name: Mapped[str | None] = mapped_column(String(120))
+    # voice profiles: the speaker's GE2E embedding (biometric: never exported), and who it is or may be
+    embedding: Mapped[list[float] | None] = mapped_column(ARRAY(REAL))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    match: Mapped[str | None] = mapped_column(String(16))  # "enrolled" | "recognised" | "suggested" | None
+    similarity: Mapped[float | None] = mapped_column(Float)
+    rejected: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))  # people rejected for this speaker
 
     transcript: Mapped[Transcript] = relationship(back_populates="speakers")
 

@@ -49,9 +49,10 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     tag: str | None = None  # one of the searching person's own tags
+    person_id: int | None = None  # segments spoken by this person (named or recognised, not merely suggested)
 
     def active(self) -> bool:
-        return any((self.speaker, self.language, self.date_from, self.date_to, self.tag))
+        return any((self.speaker, self.language, self.date_from, self.date_to, self.tag, self.person_id))
 
 
 @dataclass
@@ -157,6 +158,11 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
         speaker_join = "JOIN speakers fsp ON fsp.transcript_id = s.transcript_id AND fsp.label = s.speaker"
         where.append("coalesce(fsp.display_name, fsp.label) ILIKE :speaker")
         params["speaker"] = "%" + filters.speaker.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    if filters.person_id:
+        where.append("EXISTS (SELECT 1 FROM speakers psp WHERE psp.transcript_id = s.transcript_id"
+                     " AND psp.label = s.speaker AND psp.person_id = :person_id"
+                     " AND psp.match IS DISTINCT FROM 'suggested')")
+        params["person_id"] = filters.person_id
     if filters.language:
         where.append("s.language = :language")  # the segment's own: a German passage in an English meeting
         params["language"] = filters.language

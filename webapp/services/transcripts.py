@@ -146,7 +146,8 @@ def detail(t: Transcript) -> dict[str, Any]:
         "word_timing": t.word_timing,
         "diarization": t.diarization, "options": t.options, "timings": t.timings,
         "speaker_count": t.speaker_count, "speaker_count_given": t.speaker_count_given,
-        "speakers": [{"label": s.label, "name": s.display_name or s.label} for s in t.speakers],
+        "speakers": [{"label": s.label, "name": s.display_name or s.label, "person_id": s.person_id,
+                      "match": s.match, "similarity": s.similarity} for s in t.speakers],
         "segments": segments_data(t) if t.status == "done" else [],
     })
     return data
