@@ -67,7 +67,7 @@ def test_upload_needs_the_csrf_token(client, people):
 
 def test_index_offers_installed_models_and_every_page_carries_the_token(client, people):
     page = client.get("/").get_data(as_text=True)
-    assert '<option value="tiny.en" selected>tiny.en</option>' in page
+    assert '<option value="tiny.en" selected>tiny.en' in page  # then its speed/accuracy hint
     assert 'name="diarize"' in page and 'name="num_speakers"' in page and 'name="translate"' in page
     with client.session_transaction() as sess:
         token = sess["csrf"]
