@@ -15,7 +15,7 @@ import numpy as np
 
 from webapp.media_probe import MediaError, MediaInfo, ffmpeg_exe, probe
 
-__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "ffmpeg_exe", "load_audio", "probe"]
+__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "extract_span", "ffmpeg_exe", "load_audio", "probe", "quiet_point"]
 
 SAMPLE_RATE = 16000
 _CHUNK_BYTES = 1 << 20  # 1 MiB of s16le = 32 s of audio per read
@@ -88,3 +88,63 @@ def load_audio(
     audio = out[:n]
     audio *= 1.0 / 32768.0
     return audio
+
+
+# --- spans of a long recording (issue 11) -----------------------------------------------------------------------
+# ``source`` is a local path or an http(s) URL (a presigned GET): with ``-ss`` before ``-i`` ffmpeg seeks in the
+# input (HTTP range requests for a URL), so only the span is read and decoded, whatever the recording's length.
+
+
+def extract_span(source: str, start: float, length: float, dest: str | os.PathLike,
+                 progress: Callable[[float], None] | None = None) -> Path:
+    """Write ``length`` seconds from ``start`` of ``source`` to ``dest`` as 16 kHz mono WAV.
+
+    ``progress(fraction)`` runs about twice a second while ffmpeg works; an exception it raises kills ffmpeg."""
+    dest = Path(dest)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-t",
+           f"{length:.3f}", "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
+           "-c:a", "pcm_s16le", str(dest)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while True:
+            try:
+                _, err = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if progress is not None:
+                    done = max(0, dest.stat().st_size - 44) / 2 / SAMPLE_RATE if dest.exists() else 0.0
+                    progress(min(done / max(length, 1e-6), 1.0))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0 or not dest.exists() or dest.stat().st_size <= 44:
+        raise MediaError(f"could not read {length:.0f} s from {start:.0f} s of the recording: "
+                         f"{err.decode(errors='replace').strip()[:200] or 'no audio there'}")
+    return dest
+
+
+QUIET_RATE = 8000  # a cheap low-rate decode is plenty to find the pauses between words
+QUIET_WINDOW_S = 0.25  # the pause a cut lands in: the quietest quarter second
+
+
+def quiet_point(source: str, around: float, reach: float) -> float:
+    """The middle of the quietest QUIET_WINDOW_S within ``reach`` seconds of ``around`` (an energy VAD over an
+    8 kHz decode of that window only), slightly preferring spots near ``around``. A cut there falls in a pause
+    between words, never inside one; on a recording with no pause at all it still picks the softest moment."""
+    lo = max(0.0, around - reach)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{lo:.3f}", "-t", f"{2 * reach:.3f}",
+           "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(QUIET_RATE), "-f", "s16le", "-"]
+    out = subprocess.run(cmd, capture_output=True, check=False).stdout
+    x = np.frombuffer(out[:len(out) - len(out) % 2], dtype="<i2").astype(np.float32)
+    hop = QUIET_RATE // 100  # 10 ms frames
+    if len(x) < hop * 50:
+        return around
+    frames = (x[:len(x) // hop * hop].reshape(-1, hop) ** 2).mean(axis=1)
+    width = int(QUIET_WINDOW_S * 100)
+    smooth = np.convolve(frames, np.ones(width) / width, mode="valid")
+    level_db = 10 * np.log10(smooth + 1e-3)
+    centres = lo + (np.arange(len(smooth)) + width / 2) * 0.01
+    # 1 dB per 10 s away from the nominal point: among equally quiet pauses, the nearest wins
+    score = level_db + np.abs(centres - around) / 10.0
+    return float(round(centres[int(np.argmin(score))], 3))

@@ -82,9 +82,9 @@ def run(app, *, burst: bool = False, preload: bool = True) -> None:
     pipeline.set_max_models(settings.worker_max_models)
     if preload:
         try:
-            pipeline.warm([settings.whisper_model], device=settings.whisper_device,
-                          compute_type=settings.whisper_compute_type,
-                          allowed_paths=(*settings.whisper_model_paths, settings.whisper_model))
+            pipeline.load_model(settings.whisper_model, settings.whisper_device, settings.whisper_compute_type,
+                                cpu_threads=settings.worker_threads,  # the threads jobs ask for (WORKER_THREADS)
+                                allowed_paths=(*settings.whisper_model_paths, settings.whisper_model))
         except Exception as exc:  # a missing model fails the jobs that ask for it, with words; keep serving
             logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
     from worker.reaper import Reaper

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from webapp.errors import Conflict, NotFound
 from webapp.extensions import db
 from webapp.models import Segment, Transcript, User
+from webapp.services import parts
 
 
 MAX_OFFSET = 2**31
@@ -85,5 +86,6 @@ def detail(t: Transcript) -> dict[str, Any]:
         "diarization": t.diarization, "options": t.options, "timings": t.timings,
         "speakers": [{"label": s.label, "name": s.display_name or s.label} for s in t.speakers],
         "segments": segments_data(t) if t.status == "done" else [],
+        "parts": parts.counts(t.id),  # a long recording's parts (issue 11); all zero for a single-job file
     })
     return data
