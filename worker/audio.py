@@ -125,26 +125,29 @@ def extract_span(source: str, start: float, length: float, dest: str | os.PathLi
 
 
 QUIET_RATE = 8000  # a cheap low-rate decode is plenty to find the pauses between words
-QUIET_WINDOW_S = 0.25  # the pause a cut lands in: the quietest quarter second
+QUIET_WINDOWS_S = (0.6, 0.1)  # a cut goes in the middle of the quietest long stretch, at its quietest instant
 
 
 def quiet_point(source: str, around: float, reach: float) -> float:
-    """The middle of the quietest QUIET_WINDOW_S within ``reach`` seconds of ``around`` (an energy VAD over an
-    8 kHz decode of that window only), slightly preferring spots near ``around``. A cut there falls in a pause
-    between words, never inside one; on a recording with no pause at all it still picks the softest moment."""
+    """A point in a pause within ``reach`` seconds of ``around``: where the sum of the levels over the
+    QUIET_WINDOWS_S centred there is lowest (an energy VAD over an 8 kHz decode of that window only), slightly
+    preferring points near ``around``. The long window favours the pauses between sentences over those between
+    words, the short one the quietest instant inside it; a cut there never falls inside a word."""
     lo = max(0.0, around - reach)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{lo:.3f}", "-t", f"{2 * reach:.3f}",
            "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(QUIET_RATE), "-f", "s16le", "-"]
     out = subprocess.run(cmd, capture_output=True, check=False).stdout
     x = np.frombuffer(out[:len(out) - len(out) % 2], dtype="<i2").astype(np.float32)
     hop = QUIET_RATE // 100  # 10 ms frames
-    if len(x) < hop * 50:
+    if len(x) < hop * 100:
         return around
     frames = (x[:len(x) // hop * hop].reshape(-1, hop) ** 2).mean(axis=1)
-    width = int(QUIET_WINDOW_S * 100)
-    smooth = np.convolve(frames, np.ones(width) / width, mode="valid")
-    level_db = 10 * np.log10(smooth + 1e-3)
-    centres = lo + (np.arange(len(smooth)) + width / 2) * 0.01
-    # 1 dB per 10 s away from the nominal point: among equally quiet pauses, the nearest wins
-    score = level_db + np.abs(centres - around) / 10.0
-    return float(round(centres[int(np.argmin(score))], 3))
+    score = np.zeros(len(frames))
+    for seconds in QUIET_WINDOWS_S:
+        width = max(1, int(seconds * 100))
+        score += 10 * np.log10(np.convolve(frames, np.ones(width) / width, mode="same") + 1e-3)
+    edge = int(max(QUIET_WINDOWS_S) * 50)  # where the long window would reach past the decoded audio
+    centres = lo + (np.arange(len(frames)) + 0.5) * 0.01
+    score += np.abs(centres - around) / 10.0  # 1 dB per 10 s away: among equal pauses, the nearest wins
+    best = edge + int(np.argmin(score[edge:len(score) - edge]))
+    return float(round(centres[best], 3))

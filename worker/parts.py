@@ -37,9 +37,12 @@ from worker.tasks import (CANCEL_POLL_INTERVAL, HEARTBEAT_INTERVAL, STAGE_SPAN, 
                           write_result)
 
 log = logging.getLogger("scriptorium.worker")
-# Cosine distance under which two parts' voiceprints are one person. Measured on pyannote's real two-speaker
-# sample.wav (bench/long.py --threshold): same speaker across halves 0.09-0.17, the two speakers 0.38.
-SPEAKER_THRESHOLD = 0.27
+# Cosine distance (average linkage) under which voiceprints from different parts are one person. Measured on
+# pyannote's real two-speaker sample.wav cut in 15 s halves (bench/long.py --threshold): the same speaker across
+# halves 0.081 and 0.189, the two speakers 0.138-0.308. The ranges overlap on such short spans, so the cut sits
+# under the closest pair of different people: a voice may be split into two labels (a rename merges them), but
+# two people are not merged into one. Give num_speakers when you know it.
+SPEAKER_THRESHOLD = 0.13
 PRESIGN_FOR = timedelta(hours=12)
 
 
