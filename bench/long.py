@@ -14,9 +14,9 @@ or duplicated within 3 s of a seam, speakers found.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -65,9 +65,13 @@ def words(text: str) -> list[str]:
 
 
 def wer(ref: list[str], hyp: list[str]) -> float:
-    sm = difflib.SequenceMatcher(a=ref, b=hyp, autojunk=False)
-    errors = sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in sm.get_opcodes() if op != "equal")
-    return errors / max(1, len(ref))
+    """Word error rate: word-level Levenshtein distance over the reference length."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[len(hyp)] / max(1, len(ref))
 
 
 def seam_errors(ref: list[tuple[str, float]], hyp: list[tuple[str, float]], seams: list[float]) -> tuple[int, int]:
@@ -126,7 +130,6 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
     procs = [subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], cwd=ROOT, env=proc_env,
                               stdout=open(root / f"{tag}-{n}.log", "w"), stderr=subprocess.STDOUT)
              for n in range(n_workers)]
-    time.sleep(0)
     with app.app_context():
         from webapp.models import User
 
@@ -183,6 +186,7 @@ def main() -> None:
     from webapp import create_app, migrate
     from webapp import settings as settings_mod
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # `timeout` still stops the workers and databases
     with ExitStack() as stack:
         root, pg, redis = stack.enter_context(throwaway("scriptorium-long-", database="long"))
         migrate.upgrade(pg.url)

@@ -325,8 +325,23 @@ def merge(transcript_id: int) -> dict | None:
     with get_app().app_context():
         try:
             return _merge(transcript_id)
+        except Exception as exc:  # recorded on the row (retry merges again: every part is kept), then re-raised
+            db.session.rollback()
+            try:
+                transient.retrying(lambda: _merge_failed(transcript_id, f"{type(exc).__name__}: {str(exc)[:300]}"))
+            except Exception:
+                log.exception("could not record the failed merge of transcript %s", transcript_id)
+            raise
         finally:
             db.session.remove()
+
+
+def _merge_failed(transcript_id: int, reason: str) -> None:
+    t = db.session.get(Transcript, transcript_id, with_for_update=True, populate_existing=True)
+    if t is not None and t.status == "running" and t.worker == part_service.PARTS_WORKER:
+        t.status, t.finished_at = "failed", datetime.now(timezone.utc)
+        t.error = f"internal error while merging the parts: {reason}; retry it"
+    db.session.commit()
 
 
 def _merge(transcript_id: int) -> dict | None:

@@ -6,6 +6,7 @@ between jobs (a fork per job would reload it, ~7 s, unless preloaded before fork
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 
@@ -77,6 +78,9 @@ def run(app, *, burst: bool = False, preload: bool = True) -> None:
     """Preload the default model, then work the queue until stopped (or empty, with ``burst``)."""
     configure_logging()
     settings = app.config["SCRIPTORIUM"]
+    if settings.worker_threads:  # torch (speaker embeddings) too, not only the Whisper model: read at its import
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(settings.worker_threads))
     from worker import pipeline
 
     pipeline.set_max_models(settings.worker_max_models)

@@ -178,3 +178,36 @@ def test_killed_worker_reruns_only_its_part_and_cancel_stops_every_part(app, cli
     assert _status(app, again) == "cancelled"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Segment).where(Segment.transcript_id == again)) == 0
+
+
+def test_stitch_gives_one_label_per_voice_across_parts():
+    """Pure: part 0 calls the voices A=SPEAKER_00, B=SPEAKER_01, part 1 the other way round; the merge follows
+    the voiceprints, not the parts' labels, and numbers people by first appearance."""
+    from worker.parts import stitch
+    from worker.result import Options
+
+    a, b = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+
+    def part(t0, first, second, prints):
+        segs = [{"start": t0 + i, "end": t0 + i + 0.5, "text": w, "speaker": spk,
+                 "words": [{"word": w, "start": t0 + i, "end": t0 + i + 0.5, "score": 0.9, "speaker": spk}]}
+                for i, (w, spk) in enumerate([("one", first), ("two", second)])]
+        return {"segments": segs, "voiceprints": prints, "language": "en", "duration": 10.0, "model": "m",
+                "language_probability": None, "word_timing": "whisper", "diarization": "resemblyzer"}
+
+    result = stitch([part(0, "SPEAKER_00", "SPEAKER_01", {"SPEAKER_00": a, "SPEAKER_01": b}),
+                     part(10, "SPEAKER_00", "SPEAKER_01", {"SPEAKER_00": b, "SPEAKER_01": a})], Options())
+    assert [(s.text, s.speaker) for s in result.segments] == [
+        ("one", "SPEAKER_00"), ("two", "SPEAKER_01"), ("one", "SPEAKER_01"), ("two", "SPEAKER_00")]
+    assert [w.speaker for s in result.segments for w in s.words] == [s.speaker for s in result.segments]
+    assert result.speakers == ["SPEAKER_00", "SPEAKER_01"] and result.duration == 20.0
+
+
+def test_worker_threads_share_the_cores_and_chunk_minutes_is_checked():
+    from scriptorium.supervisor import worker_threads
+    from webapp import settings as settings_mod
+
+    assert [worker_threads(n, cores=8) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    with pytest.raises(settings_mod.SettingsError, match="CHUNK_MINUTES"):
+        settings_mod.load({"CHUNK_MINUTES": "soon"}, services=False)
+    assert settings_mod.load({"CHUNK_MINUTES": "0.5"}, services=False).chunk_minutes == 0.5
