@@ -34,12 +34,14 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="Do not start a transcription worker.")
-def up(host: str, port: int, no_worker: bool) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Transcription workers; each gets cores // N CPU threads unless WORKER_THREADS is set.")
+def up(host: str, port: int, no_worker: bool, workers: int) -> None:
     """Everything on one machine, embedded PostgreSQL and Redis, no configuration."""
     from scriptorium.supervisor import up as run_up
 
     settings = _settings()  # fail early on a bad environment
-    sys.exit(run_up(host=host, port=port, with_worker=not no_worker, settings=settings))
+    sys.exit(run_up(host=host, port=port, with_worker=not no_worker, settings=settings, workers=workers))
 
 
 @main.command()

@@ -52,10 +52,18 @@ def _say(msg: str) -> None:
     print(f"scriptorium: {msg}", flush=True)
 
 
+def worker_threads(workers: int, cores: int | None = None) -> int:
+    """CPU threads per worker so that N workers on one machine share its cores without oversubscribing them:
+    cores // N, at least 1 (WORKER_THREADS, when set, wins)."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
 def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with_ingest: bool = True,
-       web_workers: int | None = None, settings: settings_mod.Settings | None = None) -> int:
-    """Run everything until interrupted. Returns the exit code."""
+       web_workers: int | None = None, settings: settings_mod.Settings | None = None, workers: int = 1) -> int:
+    """Run everything until interrupted (``workers`` transcription workers). Returns the exit code."""
     env = dict(os.environ)  # what the roles inherit (each reads its own Settings from it)
+    if with_worker and not env.get("WORKER_THREADS"):
+        env["WORKER_THREADS"] = str(worker_threads(workers))
     settings = settings or settings_mod.load(env)
     pg = redis = None
     stopping = False
@@ -90,7 +98,8 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
         roles.append(Role("web", exe + ["web", "--bind", f"{host}:{port}",
                                         "--workers", str(web_workers or settings.web_workers)]))
         if with_worker:
-            roles.append(Role("worker", exe + ["worker"]))
+            for n in range(max(1, workers)):  # any of them takes any job or part (issue 11)
+                roles.append(Role("worker" if workers <= 1 else f"worker-{n + 1}", exe + ["worker"]))
         ingest_wanted = (settings.watch_dir is not None or settings.minio_redis_url or settings.minio_listen
                          or settings.minio_webhook_token)  # the hook only queues events; ingest handles them
         if with_ingest and ingest_wanted and _ingest_available():

@@ -85,6 +85,9 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)  # METRICS_TOKEN: /metrics is off (404) without it
     public_url: str | None = None  # PUBLIC_URL: how people reach the web app (absolute links in webhook bodies)
     metrics_port: int | None = None  # METRICS_PORT: the worker's and ingester's own /metrics port (off if unset)
+    # long recordings (issue 11): split into parts of about CHUNK_MINUTES that any worker takes; CPU threads per worker
+    chunk_minutes: float = 15.0  # CHUNK_MINUTES: recordings longer than this are split at pauses (see docs/benchmarks.md)
+    worker_threads: int = 0  # WORKER_THREADS: CPU threads of one worker's model; 0 = one per core (`up --workers N`: cores // N)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -161,7 +164,20 @@ def _models(env: Mapping[str, str]) -> dict:
         if not os.path.isabs(os.path.expanduser(p)):
             raise SettingsError(f"WHISPER_MODEL_PATHS must list absolute folders, got {p!r}")
     return dict(whisper_model_paths=paths,
-                worker_max_models=_int("WORKER_MAX_MODELS", env.get("WORKER_MAX_MODELS") or "2"))
+                worker_max_models=_int("WORKER_MAX_MODELS", env.get("WORKER_MAX_MODELS") or "2"),
+                chunk_minutes=_chunk_minutes(env.get("CHUNK_MINUTES") or "15"),
+                worker_threads=_int("WORKER_THREADS", env.get("WORKER_THREADS") or "0", minimum=0))
+
+
+def _chunk_minutes(raw: str) -> float:
+    """CHUNK_MINUTES: a positive number of minutes (fractions allowed, for tests)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise SettingsError(f"CHUNK_MINUTES must be a positive number of minutes, got {raw!r}")
+    return value
 
 
 def _ingest(env: Mapping[str, str]) -> dict:

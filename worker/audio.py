@@ -15,7 +15,8 @@ import numpy as np
 
 from webapp.media_probe import MediaError, MediaInfo, ffmpeg_exe, probe
 
-__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "ffmpeg_exe", "load_audio", "probe", "voice_per_channel"]
+__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "extract_span", "ffmpeg_exe", "load_audio", "probe", "quiet_point",
+           "voice_per_channel"]
 
 SAMPLE_RATE = 16000
 _CHUNK_BYTES = 1 << 20  # 1 MiB of s16le = 32 s of audio per read
@@ -125,3 +126,66 @@ def voice_per_channel(path: str | os.PathLike, probe_s: float = 600.0, dominance
         return False
     diff = db[loud, 0] - db[loud, 1]
     return bool((diff >= dominance_db).mean() >= min_share and (diff <= -dominance_db).mean() >= min_share)
+
+
+# --- spans of a long recording (issue 11) -----------------------------------------------------------------------
+# ``source`` is a local path or an http(s) URL (a presigned GET): with ``-ss`` before ``-i`` ffmpeg seeks in the
+# input (HTTP range requests for a URL), so only the span is read and decoded, whatever the recording's length.
+
+
+def extract_span(source: str, start: float, length: float, dest: str | os.PathLike,
+                 progress: Callable[[float], None] | None = None) -> Path:
+    """Write ``length`` seconds from ``start`` of ``source`` to ``dest`` as 16 kHz mono WAV.
+
+    ``progress(fraction)`` runs about twice a second while ffmpeg works; an exception it raises kills ffmpeg."""
+    dest = Path(dest)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-t",
+           f"{length:.3f}", "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
+           "-c:a", "pcm_s16le", str(dest)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while True:
+            try:
+                _, err = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if progress is not None:
+                    done = max(0, dest.stat().st_size - 44) / 2 / SAMPLE_RATE if dest.exists() else 0.0
+                    progress(min(done / max(length, 1e-6), 1.0))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0 or not dest.exists() or dest.stat().st_size <= 44:
+        raise MediaError(f"could not read {length:.0f} s from {start:.0f} s of the recording: "
+                         f"{err.decode(errors='replace').strip()[:200] or 'no audio there'}")
+    return dest
+
+
+QUIET_RATE = 8000  # a cheap low-rate decode is plenty to find the pauses between words
+QUIET_WINDOWS_S = (0.6, 0.1)  # a cut goes in the middle of the quietest long stretch, at its quietest instant
+
+
+def quiet_point(source: str, around: float, reach: float) -> float:
+    """A point in a pause within ``reach`` seconds of ``around``: where the sum of the levels over the
+    QUIET_WINDOWS_S centred there is lowest (an energy VAD over an 8 kHz decode of that window only), slightly
+    preferring points near ``around``. The long window favours the pauses between sentences over those between
+    words, the short one the quietest instant inside it; a cut there never falls inside a word."""
+    lo = max(0.0, around - reach)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{lo:.3f}", "-t", f"{2 * reach:.3f}",
+           "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(QUIET_RATE), "-f", "s16le", "-"]
+    out = subprocess.run(cmd, capture_output=True, check=False).stdout
+    x = np.frombuffer(out[:len(out) - len(out) % 2], dtype="<i2").astype(np.float32)
+    hop = QUIET_RATE // 100  # 10 ms frames
+    if len(x) < hop * 100:
+        return around
+    frames = (x[:len(x) // hop * hop].reshape(-1, hop) ** 2).mean(axis=1)
+    score = np.zeros(len(frames))
+    for seconds in QUIET_WINDOWS_S:
+        width = max(1, int(seconds * 100))
+        score += 10 * np.log10(np.convolve(frames, np.ones(width) / width, mode="same") + 1e-3)
+    edge = int(max(QUIET_WINDOWS_S) * 50)  # where the long window would reach past the decoded audio
+    centres = lo + (np.arange(len(frames)) + 0.5) * 0.01
+    score += np.abs(centres - around) / 10.0  # 1 dB per 10 s away: among equal pauses, the nearest wins
+    best = edge + int(np.argmin(score[edge:len(score) - edge]))
+    return float(round(centres[best], 3))

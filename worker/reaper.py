@@ -17,7 +17,8 @@ from sqlalchemy import select, text
 
 from webapp import queue
 from webapp.extensions import db
-from webapp.models import Transcript
+from webapp.models import Transcript, TranscriptPart
+from webapp.services.parts import PARTS_WORKER
 
 log = logging.getLogger("scriptorium.reaper")
 LOCK_ID = 727275
@@ -58,6 +59,7 @@ def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: floa
         return done
     stale = db.session.scalars(select(Transcript).where(
         Transcript.status == "running", Transcript.updated_at < now - timedelta(seconds=stale_after),
+        Transcript.worker.is_distinct_from(PARTS_WORKER),  # its parts have their own heartbeats (below)
     ).with_for_update(skip_locked=True)).all()
     for t in stale:
         if t.attempts >= max_attempts:
@@ -83,8 +85,59 @@ def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: floa
         if t is not None and t.status == "queued":
             enqueue(t)
     db.session.rollback()
+    done.update({k: v for k, v in reap_parts(max_attempts, stale_after, orphan_after).items() if v})
     if any(done.values()):
         log.warning("reaper: %s", {k: v for k, v in done.items() if v})
+    return done
+
+
+def reap_parts(max_attempts: int, stale_after: float = STALE_AFTER,
+               orphan_after: float = ORPHAN_AFTER) -> dict[str, list[int]]:
+    """The same care for the parts of long recordings (issue 11): a running part with no heartbeat is re-queued
+    alone (or fails its transcript after its attempts); a queued part, or a merge, whose RQ job Redis lost is
+    enqueued again. Returns part ids (and transcript ids under "remerged")."""
+    from webapp.services import parts as part_service
+    from worker.parts import requeue_or_fail
+
+    done: dict[str, list[int]] = {"parts_requeued": [], "parts_failed": [], "parts_reenqueued": [], "remerged": []}
+    now = datetime.now(timezone.utc)
+    cutoff = now - timedelta(seconds=orphan_after)
+    queued = db.session.execute(select(TranscriptPart.id, TranscriptPart.rq_job_id).where(
+        TranscriptPart.status == "queued", TranscriptPart.updated_at < cutoff)).all()
+    merging = db.session.execute(select(Transcript.id, Transcript.rq_job_id).where(
+        Transcript.status == "running", Transcript.worker == PARTS_WORKER, Transcript.stage == "store",
+        Transcript.updated_at < cutoff)).all()
+    db.session.rollback()
+    missing = _missing_jobs([j for _, j in queued + merging if j])
+    orphans = {pid for pid, j in queued if not j or j in missing}
+    lost_merges = {tid for tid, j in merging if not j or j in missing}
+
+    stale = db.session.scalars(select(TranscriptPart).where(
+        TranscriptPart.status == "running", TranscriptPart.updated_at < now - timedelta(seconds=stale_after),
+    ).with_for_update(skip_locked=True)).all()
+    enqueue_parts = []
+    for part in stale:
+        t = db.session.get(Transcript, part.transcript_id, with_for_update=True)
+        retry = part.attempts < max_attempts
+        requeue_or_fail(t, part, f"the worker stopped during part {part.idx + 1} ({part.attempts} times)", retry)
+        (done["parts_requeued"] if retry else done["parts_failed"]).append(part.id)
+        if retry:
+            enqueue_parts.append(part)
+    for part in db.session.scalars(select(TranscriptPart).where(
+            TranscriptPart.id.in_(list(orphans)), TranscriptPart.status == "queued",
+            TranscriptPart.updated_at < cutoff).with_for_update(skip_locked=True)).all():
+        part.updated_at = now
+        enqueue_parts.append(part)
+        done["parts_reenqueued"].append(part.id)
+    db.session.commit()
+    for part in enqueue_parts:
+        part_service.enqueue_part(part)
+    for tid in lost_merges:
+        t = db.session.get(Transcript, tid, with_for_update=True, populate_existing=True)
+        if t is not None and t.status == "running" and t.worker == PARTS_WORKER and t.stage == "store":
+            part_service.enqueue_merge(t)  # commits
+            done["remerged"].append(tid)
+    db.session.rollback()
     return done
 
 

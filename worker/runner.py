@@ -6,6 +6,7 @@ between jobs (a fork per job would reload it, ~7 s, unless preloaded before fork
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 
@@ -115,14 +116,17 @@ def run(app, *, burst: bool = False, preload: bool = True) -> None:
     """Preload the default model, then work the queue until stopped (or empty, with ``burst``)."""
     configure_logging()
     settings = app.config["SCRIPTORIUM"]
+    if settings.worker_threads:  # torch (speaker embeddings) too, not only the Whisper model: read at its import
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(settings.worker_threads))
     from worker import pipeline
 
     pipeline.set_max_models(settings.worker_max_models)
     if preload:
         try:
-            pipeline.warm([settings.whisper_model], device=settings.whisper_device,
-                          compute_type=settings.whisper_compute_type,
-                          allowed_paths=(*settings.whisper_model_paths, settings.whisper_model))
+            pipeline.load_model(settings.whisper_model, settings.whisper_device, settings.whisper_compute_type,
+                                cpu_threads=settings.worker_threads,  # the threads jobs ask for (WORKER_THREADS)
+                                allowed_paths=(*settings.whisper_model_paths, settings.whisper_model))
         except Exception as exc:  # a missing model fails the jobs that ask for it, with words; keep serving
             logging.getLogger("scriptorium.worker").error("could not preload %s: %s", settings.whisper_model, exc)
     from worker.reaper import Reaper

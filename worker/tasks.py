@@ -176,11 +176,13 @@ def _run(transcript_id: int) -> dict | None:
         log.info("transcript %s is gone, not queued, or queued under another job; nothing to do", transcript_id)
         return None
     t = db.session.get(Transcript, transcript_id)
-    key, options = t.media.storage_key, Options.from_dict(t.options)
+    key, options, duration = t.media.storage_key, Options.from_dict(t.options), t.media.duration
     # No transaction (and no pooled connection) may stay open through minutes of download and transcription:
     # from here on each progress write is its own short transaction.
     db.session.close()
     settings = get_app().config["SCRIPTORIUM"]
+    if duration and duration > settings.chunk_minutes * 60:  # a long recording: parts for many workers (issue 11)
+        return _split(transcript_id, key, duration)
     started = time.monotonic()
     heart = Heartbeat(get_app(), transcript_id)
     progress = Progress(transcript_id, heart.cancelled)
@@ -198,8 +200,8 @@ def _run(transcript_id: int) -> dict | None:
                 path, options, progress=progress,
                 device=settings.whisper_device, compute_type=settings.whisper_compute_type,
                 default_model=settings.whisper_model, max_duration_s=settings.max_duration_minutes * 60,
-                model_paths=settings.whisper_model_paths, align_model=settings.align_model,
-                diarization_model=settings.diarization_model,
+                model_paths=settings.whisper_model_paths, cpu_threads=settings.worker_threads,
+                align_model=settings.align_model, diarization_model=settings.diarization_model,
             )
         progress("store", 0.0)
         result.timings = {"fetch": round(fetch_s, 3), **result.timings}
@@ -231,6 +233,24 @@ def _run(transcript_id: int) -> dict | None:
         raise
     finally:
         heart.stop()
+
+
+def _split(transcript_id: int, key: str, duration: float) -> dict | None:
+    """Hand a long recording to worker.parts: plan its parts and enqueue one job each."""
+    from worker import parts
+
+    try:
+        return {"parts": transient.retrying(lambda: parts.split(transcript_id, key, duration))}
+    except JobCancelled:
+        db.session.rollback()
+        return None
+    except Exception as exc:
+        try:
+            message = f"could not split the recording into parts: {exc}"
+            transient.retrying(lambda: _fail(transcript_id, message))
+        except Exception:
+            log.exception("could not record the failure of transcript %s", transcript_id)
+        raise
 
 
 def _fetch(settings, key: str, path: Path) -> None:

@@ -84,7 +84,8 @@ def test_cancel_stops_a_running_job_at_every_stage(app, client, auth, speech, te
     asr = submit(client, auth, long_wav)
     diar = submit(client, auth, long_wav, diarize="true")
     last = submit(client, auth, speech("The next job still runs after a cancel.", name="cancel-next.wav"))
-    env = dict(os.environ, **test_env, PYTHONUNBUFFERED="1")
+    # CHUNK_MINUTES above the hour: this test is about the single-job path (tests/worker/test_parts.py cancels parts)
+    env = dict(os.environ, **test_env, PYTHONUNBUFFERED="1", CHUNK_MINUTES="120")
     log = open(scratch_dir / "cancel-worker.log", "w")
     worker = subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], env=env, stdout=log,
                               stderr=subprocess.STDOUT)

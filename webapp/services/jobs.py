@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 from webapp import queue, storage
 from webapp.extensions import db
 from webapp.models import Media, Transcript
+from webapp.services import parts
 from webapp.services.submit import lock_content, requeue
 
 log = logging.getLogger("scriptorium.jobs")
 
 
 def retry(t: Transcript) -> None:
+    """Run it again; a long recording keeps its finished parts and runs only the others (worker.parts.split)."""
     requeue(t)
 
 
@@ -42,6 +44,7 @@ def cancel(t: Transcript) -> None:
     t.finished_at = datetime.now(timezone.utc)
     db.session.commit()
     _stop_rq_job(t)
+    parts.stop(t)  # a long recording's part jobs too (running ones watch the row and stop by themselves)
 
 
 def delete(t: Transcript) -> None:

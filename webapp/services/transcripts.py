@@ -11,6 +11,7 @@ from webapp.errors import Conflict, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.i18n import status_name
 from webapp.models import Segment, Transcript, User
+from webapp.services import parts
 
 
 MAX_OFFSET = 2**31
@@ -149,5 +150,6 @@ def detail(t: Transcript) -> dict[str, Any]:
         "speakers": [{"label": s.label, "name": s.display_name or s.label, "person_id": s.person_id,
                       "match": s.match, "similarity": s.similarity} for s in t.speakers],
         "segments": segments_data(t) if t.status == "done" else [],
+        "parts": parts.counts(t.id),  # a long recording's parts (issue 11); all zero for a single-job file
     })
     return data

@@ -1,0 +1,232 @@
+"""Long recordings through real worker processes (issue 11): one job vs. parts on 1 and 2 workers.
+
+    nice .venv/bin/python bench/long.py --minutes 20 --chunk 5          # the figures in docs/benchmarks.md
+    nice .venv/bin/python bench/long.py --threshold                     # the voiceprint distance on real speech
+
+The recording: pyannote's real two-speaker sample.wav (30 s) repeated, with a short espeak-ng sentence between
+copies (a different one each time, so repeats are not identical), 16 kHz WAV. A throwaway embedded PostgreSQL and
+Redis and local media storage; `scriptorium worker` processes (what `scriptorium up --workers N` starts).
+Runs: (a) the single-job path (CHUNK_MINUTES above the length, 1 worker, WORKER_THREADS=2) as the reference;
+(b) parts on 1 worker (WORKER_THREADS=1); (c) parts on 2 workers (WORKER_THREADS=1 each). Each reports wall time
+(submit -> done), every worker's peak RSS (VmHWM), and for (b)/(c) the merged words against (a): WER, words lost
+or duplicated within 3 s of a seam, speakers found.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import wave
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from services import throwaway  # noqa: E402  (bench/services.py)
+
+LINES = ["The next speaker is from the harbour committee.", "We will now hear about the railway budget.",
+         "Thank you, please keep your remarks brief.", "The chair calls the next item on the agenda.",
+         "Let us move on to questions from the floor.", "The minutes will record that objection."]
+
+
+def sample_wav() -> Path:
+    import pyannote.audio
+
+    return Path(pyannote.audio.__file__).parent / "sample" / "sample.wav"
+
+
+def build(minutes: float, out: Path) -> Path:
+    from worker.audio import SAMPLE_RATE, load_audio
+
+    real = load_audio(sample_wav())
+    pieces, total, i = [], 0, 0
+    while total < minutes * 60 * SAMPLE_RATE:
+        tts = out.parent / f"line-{i % len(LINES)}.wav"
+        if not tts.exists():
+            subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(tts), LINES[i % len(LINES)]], check=True)
+        for x in (real, np.zeros(SAMPLE_RATE // 2, np.float32), load_audio(tts), np.zeros(SAMPLE_RATE, np.float32)):
+            pieces.append(x)
+            total += len(x)
+        i += 1
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.concatenate(pieces) * 32767).astype("<i2").tobytes())
+    return out
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def wer(ref: list[str], hyp: list[str]) -> float:
+    """Word error rate: word-level Levenshtein distance over the reference length."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[len(hyp)] / max(1, len(ref))
+
+
+def seam_errors(ref: list[tuple[str, float]], hyp: list[tuple[str, float]], seams: list[float]) -> tuple[int, int]:
+    """(lost, duplicated) words within 3 s of a seam: counts of each word there, reference vs merged."""
+    lost = dup = 0
+    for s in seams:
+        a = sorted(w for w, t in ref if abs(t - s) <= 3)
+        b = sorted(w for w, t in hyp if abs(t - s) <= 3)
+        for word in set(a) | set(b):
+            d = b.count(word) - a.count(word)
+            lost += max(0, -d)
+            dup += max(0, d)
+    return lost, dup
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def threshold() -> None:
+    """Cosine distances between voiceprints of pyannote's two real speakers, per half of sample.wav."""
+    from worker import voiceprints
+    from worker.audio import load_audio
+    from worker.result import Segment, TranscriptResult
+
+    wav = load_audio(sample_wav())
+    turns = []
+    for line in (sample_wav().with_suffix(".rttm")).read_text().splitlines():
+        f = line.split()
+        turns.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
+    prints = {}
+    for half, (lo, hi) in enumerate([(0, 15), (15, 30)]):
+        segs = [Segment(max(a, lo), min(b, hi), "", spk) for a, b, spk in turns if min(b, hi) - max(a, lo) > 0.5]
+        res = TranscriptResult("en", 30.0, segs, "x", speakers=sorted({s.speaker for s in segs}))
+        for spk, v in voiceprints.speaker_embeddings(wav, res).items():
+            prints[(spk, half)] = np.array(v)
+    keys = sorted(prints)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            kind = "same speaker" if a[0] == b[0] else "different"
+            print(f"{a} vs {b}: cosine distance {1 - float(prints[a] @ prints[b]):.3f} ({kind})")
+
+
+def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, chunk: float, tag: str) -> dict:
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Transcript, TranscriptPart, Word
+    from webapp.services.submit import submit_media
+
+    proc_env = dict(os.environ, **env, CHUNK_MINUTES=str(chunk), WORKER_THREADS=str(threads), PYTHONUNBUFFERED="1",
+                    HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYANNOTE_METRICS_ENABLED="false")
+    procs = [subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], cwd=ROOT, env=proc_env,
+                              stdout=open(root / f"{tag}-{n}.log", "w"), stderr=subprocess.STDOUT)
+             for n in range(n_workers)]
+    with app.app_context():
+        from webapp.models import User
+
+        owner = db.session.scalar(select(User))
+        with open(path, "rb") as fh:
+            tid = submit_media(fh, f"{tag}.wav", "upload", {"diarize": chunk < 100, "language": "en"},
+                               owner=owner).transcript.id
+        db.session.remove()
+    t0 = time.monotonic()
+    try:
+        while True:
+            with app.app_context():
+                t = db.session.get(Transcript, tid)
+                status = t.status
+                db.session.remove()
+            if status not in ("queued", "running"):
+                break
+            if time.monotonic() - t0 > 900:
+                raise SystemExit(f"{tag}: not done after 15 minutes")
+            time.sleep(0.5)
+        wall = time.monotonic() - t0
+        rss = [peak_rss_mb(p.pid) for p in procs]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+    with app.app_context():
+        t = db.session.get(Transcript, tid)
+        ws = [(w.word, w.start, w.speaker) for w in db.session.scalars(
+            select(Word).where(Word.transcript_id == tid).order_by(Word.start, Word.id))]
+        parts = db.session.scalars(select(TranscriptPart).where(TranscriptPart.transcript_id == tid)
+                                   .order_by(TranscriptPart.idx)).all()
+        out = dict(tag=tag, status=t.status, error=t.error, wall=wall, rss=rss, words=ws,
+                   seams=[p.start for p in parts[1:]], parts=len(parts), speakers=len({s for *_, s in ws if s}),
+                   duration=t.duration)
+        db.session.remove()
+    print(f"{tag}: {out['status']} in {wall:.1f} s, {len(parts)} parts, workers' peak RSS "
+          f"{', '.join(f'{r:.0f} MB' for r in rss)}, {len(ws)} words, {out['speakers']} speakers", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=20)
+    ap.add_argument("--chunk", type=float, default=5, help="CHUNK_MINUTES for the parts runs")
+    ap.add_argument("--model", default="tiny.en")
+    ap.add_argument("--threshold", action="store_true", help="only measure voiceprint distances on sample.wav")
+    ap.add_argument("--runs", default="single,parts1,parts2")
+    args = ap.parse_args()
+    if args.threshold:
+        return threshold()
+
+    from webapp import create_app, migrate
+    from webapp import settings as settings_mod
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # `timeout` still stops the workers and databases
+    with ExitStack() as stack:
+        root, pg, redis = stack.enter_context(throwaway("scriptorium-long-", database="long"))
+        migrate.upgrade(pg.url)
+        env = {"DATABASE_URL": pg.url, "REDIS_URL": redis.url, "SECRET_KEY": "long-bench-secret-0123456789",
+               "SCRIPTORIUM_DATA_DIR": str(root / "data"), "WHISPER_MODEL": args.model, "WHISPER_DEVICE": "cpu",
+               "MAX_DURATION_MINUTES": "700"}
+        app = create_app(settings=settings_mod.load(env))
+        with app.app_context():
+            from webapp.services.accounts import create_user
+
+            create_user("bench", admin=True)
+        path = build(args.minutes, root / "long.wav")
+        print(f"recording: {args.minutes:.0f} min ({path.stat().st_size / 1e6:.0f} MB WAV), model {args.model}, "
+              f"CHUNK_MINUTES={args.chunk}, {os.cpu_count()} cores", flush=True)
+        results = {}
+        for name in args.runs.split(","):
+            workers, threads, chunk = {"single": (1, 2, 1000), "parts1": (1, 1, args.chunk),
+                                       "parts2": (2, 1, args.chunk)}[name]
+            # each run is a new transcript: vary the options key by its name through the title-free language
+            results[name] = run(app, env, root, path, workers, threads, chunk, name)
+            with app.app_context():  # the next run submits the same bytes with the same options: free the slot
+                from webapp.extensions import db
+                from webapp.models import Transcript
+                from sqlalchemy import delete
+
+                db.session.execute(delete(Transcript))
+                db.session.commit()
+                db.session.remove()
+        ref = results.get("single")
+        if ref:
+            rw = [(w, t) for word, t, _ in ref["words"] for w in words(word)]
+            for name, r in results.items():
+                if name == "single":
+                    continue
+                hw = [(w, t) for word, t, _ in r["words"] for w in words(word)]
+                lost, dup = seam_errors(rw, hw, r["seams"])
+                print(f"{name} vs single job: WER {100 * wer([w for w, _ in rw], [w for w, _ in hw]):.2f}% "
+                      f"({len(hw)} vs {len(rw)} words); at {len(r['seams'])} seams: {lost} lost, {dup} duplicated; "
+                      f"speakers {r['speakers']}; wall {r['wall']:.1f} s vs {ref['wall']:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
