@@ -186,7 +186,8 @@ EXTRA_SCHEMAS.update({
                    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}},
 })
 _NAME_BODY = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["name"], "properties": {"name": {"type": "string", "maxLength": 120}}}}}}
+    "type": "object", "required": ["name"],
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": "\\S"}}}}}}
 EXTRA_PATHS.update({
     "/people": {
         "get": {"summary": "Your people (named voices); an admin sees everyone's", "operationId": "listPeople",
@@ -216,7 +217,8 @@ EXTRA_PATHS.update({
     },
     "/people/look-back/{job_id}": {
         "get": {"summary": "Progress of a look-back job", "operationId": "lookBackProgress",
-                "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [{"name": "job_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}],
                 "responses": {"200": {"description": "status (queued, started, finished, failed), done and total "
                                                      "transcripts, and when finished the result",
                                       "content": {"application/json": {"schema": {"type": "object"}}}},
@@ -227,7 +229,8 @@ EXTRA_PATHS.update({
                  "parameters": [ID, {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}],
                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
                      "type": "object", "properties": {"person_id": {"type": "integer"},
-                                                      "name": {"type": "string", "maxLength": 120}},
+                                                      "name": {"type": "string", "minLength": 1, "maxLength": 120,
+                                                               "pattern": "\\S"}},
                      "description": "an existing person (person_id) or a new one (name)"}}}},
                  "responses": {"200": _json("TranscriptSpeaker", "the speaker, now named"),
                                "400": _err("neither person_id nor name"), "401": UNAUTH,

@@ -248,7 +248,7 @@ def look_back_progress(user: User, job_id: str) -> dict[str, Any]:
 
     try:
         job = Job.fetch(str(job_id)[:64], connection=connection())
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):  # ValueError: not even the shape of an RQ job id
         raise NotFound("no such look-back job") from None
     if job.func_name != "worker.recognise.look_back" or (
             job.meta.get("owner_id") != user.id and not user.is_admin):
