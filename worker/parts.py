@@ -33,7 +33,7 @@ from webapp.models import Transcript, TranscriptPart
 from webapp.services import parts as part_service
 from worker.errors import MediaError, ModelNotAvailable
 from worker.result import Options, Segment, TranscriptResult, Word
-from worker.tasks import (CANCEL_POLL_INTERVAL, HEARTBEAT_INTERVAL, STAGE_SPAN, JobCancelled, _me, get_app,
+from worker.tasks import (STAGE_SPAN, JobCancelled, RowWatch, _me, get_app,
                           write_result)
 
 log = logging.getLogger("scriptorium.worker")
@@ -112,43 +112,15 @@ def split(transcript_id: int, key: str, duration: float) -> int:
 
 # --- one part ----------------------------------------------------------------------------------------------------
 
-class PartWatch:
-    """A part's heartbeat and cancel watcher in one thread: touches the part's ``updated_at`` every few seconds
-    (the reaper re-queues a part whose worker died) and twice a second checks that the part is still this
-    worker's and the parent is still running (a cancel or delete of the transcript stops every part)."""
+class PartWatch(RowWatch):
+    """A part's heartbeat and cancel watch: the part is still running and this worker's, and its parent transcript
+    is still running (a cancel or delete of the transcript stops every part)."""
 
     def __init__(self, app, part_id: int, transcript_id: int):
-        self.app, self.part_id, self.transcript_id = app, part_id, transcript_id
-        self.interval = min(HEARTBEAT_INTERVAL, app.config["SCRIPTORIUM"].job_stale_after / 4)
-        self.cancelled = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name=f"part-{part_id}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _watch(self) -> None:
-        last = 0.0
-        mine = [TranscriptPart.id == self.part_id, TranscriptPart.status == "running", TranscriptPart.worker == _me(),
-                exists().where(Transcript.id == self.transcript_id, Transcript.status == "running")]
-        while not self._stop.wait(min(CANCEL_POLL_INTERVAL, self.interval)):
-            try:
-                with self.app.app_context(), db.engine.begin() as conn:
-                    if time.monotonic() - last >= self.interval:
-                        last = time.monotonic()
-                        ok = conn.execute(update(TranscriptPart).where(*mine).values(
-                            updated_at=datetime.now(timezone.utc))).rowcount == 1
-                    else:
-                        ok = conn.scalar(select(TranscriptPart.id).where(*mine)) is not None
-                if not ok:
-                    self.cancelled.set()
-                    return
-            except Exception as exc:  # the database may be restarting; try again next time
-                log.warning("heartbeat for part %s failed: %s", self.part_id, exc)
+        self.part_id, self.transcript_id = part_id, transcript_id
+        mine = [TranscriptPart.id == part_id, TranscriptPart.status == "running", TranscriptPart.worker == _me(),
+                exists().where(Transcript.id == transcript_id, Transcript.status == "running")]
+        super().__init__(app, TranscriptPart, part_id, mine, f"part-{part_id}")
 
 
 class PartProgress:

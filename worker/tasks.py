@@ -13,6 +13,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from rq import get_current_job
@@ -111,21 +112,22 @@ def _me() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Heartbeat:
-    """A thread beside the running job. Every few seconds it touches the transcript's ``updated_at``, so the reaper
-    can tell a slow job from one whose worker died (SIGKILL, power loss); twice a second it looks at the row and
-    sets ``cancelled`` once the transcript was cancelled, deleted or taken over, which the job's progress callback
-    turns into JobCancelled. (RQ's stop command does nothing to a SimpleWorker, which runs the job in-process.)"""
+class RowWatch:
+    """A thread beside running work, watching the row that says it is running. Every few seconds it touches the
+    row's ``updated_at``, so the reaper can tell slow work from work whose worker died (SIGKILL, power loss); twice
+    a second it checks that ``mine`` still matches and otherwise sets ``cancelled`` (cancelled, deleted or taken
+    over), which the progress callback turns into JobCancelled. (RQ's stop command does nothing to a SimpleWorker,
+    which runs the job in-process.) ``Heartbeat`` watches a transcript, ``worker.parts.PartWatch`` a part."""
 
-    def __init__(self, app: Flask, transcript_id: int, interval: float | None = None,
+    def __init__(self, app: Flask, model: Any, row_id: int, mine: list, name: str, interval: float | None = None,
                  poll: float = CANCEL_POLL_INTERVAL):
-        self.app, self.transcript_id = app, transcript_id
+        self.app, self.model, self.row_id, self.mine = app, model, row_id, mine
         # several beats fit in the reaper's patience, however it is configured
         self.interval = interval or min(HEARTBEAT_INTERVAL, app.config["SCRIPTORIUM"].job_stale_after / 4)
         self.poll = min(poll, self.interval)
         self.cancelled = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{transcript_id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -136,21 +138,30 @@ class Heartbeat:
 
     def _beat(self) -> None:
         last_beat = time.monotonic()
-        mine = [Transcript.id == self.transcript_id, Transcript.status == "running", Transcript.worker == _me()]
         while not self._stop.wait(self.poll):
             try:
                 with self.app.app_context(), db.engine.begin() as conn:
                     if time.monotonic() - last_beat >= self.interval:
                         last_beat = time.monotonic()
-                        still_mine = conn.execute(update(Transcript).where(*mine).values(
+                        still_mine = conn.execute(update(self.model).where(*self.mine).values(
                             updated_at=datetime.now(timezone.utc))).rowcount == 1
                     else:
-                        still_mine = conn.scalar(select(Transcript.id).where(*mine)) is not None
+                        still_mine = conn.scalar(select(self.model.id).where(*self.mine)) is not None
                 if not still_mine:
                     self.cancelled.set()
                     return
             except Exception as exc:  # the database may be restarting; the next beat tries again
-                log.warning("heartbeat for transcript %s failed: %s", self.transcript_id, exc)
+                log.warning("heartbeat for %s failed: %s", self._thread.name.replace("-", " "), exc)
+
+
+class Heartbeat(RowWatch):
+    """The running transcript's watch: still running, and still this worker's."""
+
+    def __init__(self, app: Flask, transcript_id: int, interval: float | None = None,
+                 poll: float = CANCEL_POLL_INTERVAL):
+        self.transcript_id = transcript_id
+        mine = [Transcript.id == transcript_id, Transcript.status == "running", Transcript.worker == _me()]
+        super().__init__(app, Transcript, transcript_id, mine, f"transcript-{transcript_id}", interval, poll)
 
 
 def claim(transcript_id: int, job_id: str | None) -> bool:
