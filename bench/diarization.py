@@ -11,6 +11,7 @@ Real recordings used (nothing synthetic):
 
     nice -n 10 .venv/bin/python bench/diarization.py quality          # DER / count table
     nice -n 10 .venv/bin/python bench/diarization.py length 600 3600  # time + peak RSS by length (one process each)
+    nice -n 10 .venv/bin/python bench/diarization.py pipeline 3600 7200  # speakers vs transcription, whole pipeline
 """
 from __future__ import annotations
 
@@ -233,6 +234,45 @@ def length(seconds: float) -> dict:
     return row
 
 
+def _hwm_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(x.split()[1]) / 1024 for x in f if x.startswith("VmHWM"))
+
+
+def pipeline(seconds: float, speakers: bool) -> dict:
+    """Run in its own process: the whole worker pipeline (tiny.en, int8, word timing) on `seconds` of real speech
+    as a 16 kHz WAV, with or without speakers. The stage timings of one run give the ratio of diarization to
+    transcription; the peak RSS of the two processes gives what speakers add over transcription."""
+    import tempfile
+    import wave
+
+    from worker.pipeline import transcribe
+    from worker.result import Options
+
+    wav = long_speech(seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(SR)
+            for a in range(0, len(wav), SR * 60):
+                w.writeframes((np.clip(wav[a:a + SR * 60], -1, 1) * 32767).astype("<i2").tobytes())
+        del wav
+        t = time.perf_counter()
+        result = transcribe(path, Options(model="tiny.en", language="en", diarize=speakers), device="cpu")
+        wall = time.perf_counter() - t
+    tm = result.timings
+    asr = tm.get("transcribe", 0) + tm.get("align", 0)
+    row = {"seconds": seconds, "speakers": speakers, "wall_s": round(wall, 1), "timings": tm,
+           "asr_s": round(asr, 1), "diarize_s": tm.get("diarize"),
+           "diarize_share_of_asr": round(tm["diarize"] / asr, 3) if speakers and asr else None,
+           "found": len({s.speaker for s in result.segments if s.speaker}) if speakers else None,
+           "peak_mb": round(_hwm_mb())}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "quality"
     if mode == "quality":
@@ -243,5 +283,12 @@ if __name__ == "__main__":
         else:  # one process per length, so each peak is its own
             for s in sys.argv[2:] or ["600"]:
                 subprocess.run([sys.executable, __file__, "length", s, "--one"], check=True)
+    elif mode == "pipeline":
+        if "--one" in sys.argv:
+            pipeline(float(sys.argv[2]), "--speakers" in sys.argv)
+        else:  # a process per run, so each peak RSS is its own
+            for s in sys.argv[2:] or ["3600"]:
+                for flag in ([], ["--speakers"]):
+                    subprocess.run([sys.executable, __file__, "pipeline", s, "--one", *flag], check=True)
     else:
         raise SystemExit(__doc__)

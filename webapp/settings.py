@@ -59,6 +59,7 @@ class Settings:
     watch_move_done: bool = False
     watch_rescan_seconds: float = 300.0
     ingest_threads: int = 4
+    ingest_speakers: bool = True  # folder and bucket arrivals: tell speakers apart, count detected (INGEST_SPEAKERS)
     minio_inbox_bucket: str | None = None  # None: the media bucket (S3_BUCKET)
     minio_inbox_prefix: str = "inbox/"
     minio_redis_url: str | None = None
@@ -192,6 +193,7 @@ def _ingest(env: Mapping[str, str]) -> dict:
         watch_move_done=_bool("WATCH_MOVE_DONE", env.get("WATCH_MOVE_DONE", "false")),
         watch_rescan_seconds=_seconds("WATCH_RESCAN_SECONDS", env.get("WATCH_RESCAN_SECONDS") or "300"),
         ingest_threads=_int("INGEST_THREADS", env.get("INGEST_THREADS") or "4"),
+        ingest_speakers=_bool("INGEST_SPEAKERS", env.get("INGEST_SPEAKERS", "true")),
         minio_inbox_bucket=env.get("MINIO_INBOX_BUCKET") or None,
         minio_inbox_prefix=prefix,
         minio_redis_url=_url("MINIO_REDIS_URL", redis_url, ("redis", "rediss", "unix")) if redis_url else None,

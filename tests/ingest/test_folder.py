@@ -173,3 +173,28 @@ def test_the_ingest_role_runs_what_the_settings_turn_on(app, configure, inbox, r
     from webapp.bucket_events import HOOK_EVENTS_KEY
 
     assert isinstance(hook_consumer, RedisEventConsumer) and hook_consumer.key == HOOK_EVENTS_KEY
+
+
+def test_a_meeting_dropped_with_no_options_comes_back_with_its_speakers(auth, app, start_watcher, inbox, run_jobs,
+                                                                       counts, db_query):
+    """Nobody says how many people speak in a dropped file: pyannote's real two-person recording comes back with
+    two speakers detected (not given) and the words of both under them."""
+    from pathlib import Path
+
+    import pytest
+
+    pyannote_audio = pytest.importorskip("pyannote.audio")
+    watcher = start_watcher()
+    shutil.copyfile(Path(pyannote_audio.__file__).parent / "sample" / "sample.wav", inbox / "meeting.wav")
+    wait_for(lambda: counts()["transcripts"] == 1, message="the file to be submitted")
+    assert watcher.wait_idle(10)
+    run_jobs()
+
+    def read(session):
+        t = session.scalars(select(Transcript)).one()
+        return t.status, t.speaker_count, t.speaker_count_given, {s.speaker for s in t.segments if s.text.strip()}
+
+    status, count, given, labels = db_query(read)
+    assert status == "done"
+    assert (count, given) == (2, False)
+    assert len(labels - {None}) == 2

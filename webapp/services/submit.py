@@ -338,6 +338,9 @@ def submit_media(stream: BinaryIO, filename: str | None, source: str = "upload",
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
     settings = current_app.config["SCRIPTORIUM"]
+    if options is None and source in ("folder", "bucket"):
+        # nobody is there to say how many speakers a dropped file has: detect them (INGEST_SPEAKERS)
+        options = {"diarize": settings.ingest_speakers}
     opts = normalise_options(options, settings.whisper_model, settings.whisper_model_paths)
     filename = clean_filename(filename)
     title = clean_title(title)
