@@ -80,6 +80,11 @@ def reap(max_attempts: int, stale_after: float = STALE_AFTER, orphan_after: floa
                 done["reenqueued"].append(t.id)
                 t.updated_at = now
     db.session.commit()  # also releases the advisory lock
+    if done["failed"]:
+        from worker.tasks import _finished
+
+        for tid in done["failed"]:  # counted and announced (transcript.failed webhooks) like any other failure
+            _finished(tid, "failed", None)
     for tid in done["requeued"] + done["reenqueued"]:
         t = db.session.get(Transcript, tid)
         if t is not None and t.status == "queued":

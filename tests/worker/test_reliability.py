@@ -45,13 +45,23 @@ def test_a_job_whose_worker_vanished_is_requeued_and_runs_once(app, client, auth
 def test_a_job_that_keeps_killing_its_worker_fails_with_a_reason(app, client, auth, speech):
     from worker.reaper import reap
 
+    from webapp.models import Webhook, WebhookDelivery
+
     tid = submit(client, auth, speech("This file always crashes the worker."))
+    with app.app_context():  # the owner listens for failures (the delivery itself is tests/worker/test_webhooks.py)
+        owner = db.session.get(Transcript, tid).owner_id
+        db.session.add(Webhook(user_id=owner, url="https://hooks.example/failed", events=["transcript.failed"],
+                               secret_enc="unused here"))
+        db.session.commit()
     _age(app, tid, status="running", stage="diarize", attempts=3, worker="gone-host:1")
     with app.app_context():
         assert reap(max_attempts=3)["failed"] == [tid]
     row = _row(app, tid)
     assert row["status"] == "failed"
     assert "worker stopped while transcribing this file (3 times, last during diarize)" in row["error"]
+    with app.app_context():  # the owner hears about it like any other failure
+        sent = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.transcript_id == tid)).all()
+        assert [d.event for d in sent] == ["transcript.failed"]
 
 
 def test_a_queued_job_lost_by_redis_is_enqueued_again(app, client, auth, speech, run_jobs):
