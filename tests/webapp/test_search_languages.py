@@ -70,6 +70,11 @@ def test_segments_carry_their_language_in_json_and_reader(app, client, people, m
     assert [s["language"] for s in data["segments"]] == ["en", "de", "ar"]
     assert data["segments"][1]["language_probability"] == 0.91
     assert data["language_uncertain"] is True
+    # the JSON download carries them too, for the page and the API alike
+    for url in (f"/api/v1/transcripts/{tid}/export.json", f"/transcripts/{tid}/download.json"):
+        doc = client.get(url, headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert [(s["language"], s["language_probability"]) for s in doc["segments"]] == \
+            [("en", None), ("de", 0.91), ("ar", 0.88)], url
     # the index follows the segment's language: the German segment is now stemmed as German
     assert titles(client, "Haus", token) == ["Mixed"]
     # the language filter picks segments by their own language: the German passage of an English meeting
