@@ -92,3 +92,30 @@ def test_a_confident_or_given_language_is_not_flagged(client, people, make_trans
     tid = make_transcript(people["alice"][0], language="en")  # given: no probability
     page = client.get(f"/transcripts/{tid}").get_data(as_text=True)
     assert "low confidence" not in page and 'class="lang-mark"' not in page
+
+
+def test_a_new_language_is_searched_as_soon_as_it_arrives(client, people, make_transcript):
+    alice, token = people["alice"]
+    make_transcript(alice, title="Council", language="en",
+                    segments=[("SPEAKER_00", "The old houses by the market are being renovated.")])
+    assert titles(client, "Häusern", token) == []
+    # the first German transcript: its language is read into every query from now on, no restart, no cache
+    make_transcript(alice, title="Stadtrat", language="de",
+                    segments=[("SPEAKER_00", "Die alten Häuser am Markt werden renoviert.")])
+    assert titles(client, "Häusern", token) == ["Stadtrat"]
+
+
+def test_other_languages_never_crowd_out_the_hits(client, people, make_transcript, monkeypatch):
+    """The German reading of "campen" is "camp", an English word: English segments must not use up the cap on
+    candidates before the German one is reached."""
+    from webapp.services import search
+
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    alice, token = people["alice"]
+    for n in range(5):
+        make_transcript(alice, title=f"Trip {n}", language="en",
+                        segments=[("SPEAKER_00", f"We camp by the lake on day {n}.")])
+    make_transcript(alice, title="Ausflug", language="de",
+                    segments=[("SPEAKER_00", "Im Sommer campen wir am See.")])
+    assert titles(client, "campen", token) == ["Ausflug"]
+    assert len(titles(client, "camping", token)) == 3  # the English reading: capped at 3 of the 5

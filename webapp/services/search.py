@@ -3,15 +3,18 @@
 The query runs in steps so it stays fast on a large library (bench/search_bench.py, docs/benchmarks.md): the
 GIN index finds the matching segments, at most CANDIDATES of them are ranked with ts_rank and cut to one page,
 and only that page is highlighted (ts_headline re-parses the text, so it must never run on every match).
-The cap bounds a query of very common words (tens of thousands of matching segments, where ranking alone
-costs ~200 ms on 1,000 hours): such a query ranks the first CANDIDATES matches found, not all of them.
+The cap bounds a query of very common words (tens of thousands of matching segments, each a heap row to read
+and rank): such a query ranks the first CANDIDATES matches found, not all of them.
 
 Languages (issue 14): each segment is indexed with its own language's configuration (webapp.models.transcript.
-TSV_SQL), and the query is parsed in every configuration and OR-ed, so a German word finds its German inflections
-in German segments and an English word its English ones: the index is looked up with any language's reading of
-the query, and each candidate is then matched (and ranked, and highlighted) with its own language's reading, so
-a minus or a phrase means what it says in that language. Chinese and Japanese characters are
-indexed one by one, and a run of them in a query is searched as a phrase, so two characters find them.
+TSV_SQL). A query is read in each configuration the library holds (the search_configs table, kept by triggers
+on segments), each reading's lexemes are qualified by their configuration ('german:haus') and OR-ed, and the
+GIN index is on the segments' lexemes qualified the same way (search_key_sql): a German reading finds German
+segments only, so a German word finds its German inflections and an English word its English ones, and the
+candidates are exactly the hits (a German reading of an English word no longer fills them with English
+segments). Each hit is ranked and highlighted with its own language's reading, so a minus or a phrase means
+what it says in that language. Chinese and Japanese characters are indexed one by one, and a run of them in a
+query is searched as a phrase, so two characters find them.
 """
 from __future__ import annotations
 
