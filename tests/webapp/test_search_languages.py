@@ -30,6 +30,7 @@ def test_each_language_is_found_by_its_own_inflections(client, people, make_tran
     assert titles(client, "renoviert", token) == ["Stadtrat"]
     # a minus means what it says in each language: the German segment is excluded by its own word
     assert titles(client, "Häuser -Markt", token) == []
+    assert titles(client, "-Markt", token) == []  # only an exclusion: nothing to look for, not every other segment
     hit = hits(client, "Haus", token)[0]
     assert hit["language"] == "de" and "<mark>Häuser</mark>" in hit["snippet"]
 
