@@ -45,6 +45,7 @@ def upgrade() -> None:
     op.execute(f"INSERT INTO search_configs (config) SELECT DISTINCT {CONFIG_OF_NEW} FROM segments n")
     op.drop_index("ix_segments_tsv", table_name="segments", postgresql_using="gin")
     op.execute(f"CREATE INDEX ix_segments_search ON segments USING gin ({SEARCH_KEY_SQL})")
+    op.execute("ANALYZE segments")  # statistics for the new expression: the planner's row estimates for a query
 
 
 def downgrade() -> None:
