@@ -104,14 +104,14 @@ ORDER BY config
 # Step 2: each reading's lexemes qualified by its configuration ('german:haus') and OR-ed, matched against the
 # index on the segments' qualified lexemes (search_key_sql): a German reading finds German segments only, so the
 # candidates are exact and the cap never fills with another language's segments. Each hit is ranked and
-# highlighted with its own language's reading ({own}).
+# highlighted with its own language's reading (own).
 SQL = """
 WITH hits AS MATERIALIZED (
     SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, c.language, c.own,
            ts_rank(c.tsv, c.own) AS rank
     FROM (
         SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.language, s.tsv,
-               (CAST(:readings AS tsquery[]))[array_position(CAST(:configs AS text[]), {seg_config})] AS own
+               {own} AS own
         FROM segments s
         JOIN transcripts t ON t.id = s.transcript_id
         {speaker_join}
@@ -133,6 +133,12 @@ ORDER BY h.rank DESC, h.transcript_id DESC, h.start
 _LEXEME = re.compile(r"'((?:[^']|'')*)'")  # a quoted lexeme in a tsquery's text form ('' is a quote inside)
 
 
+def own_reading_sql(table: str = "s") -> str:
+    """SQL: the query's reading in the row's own language's configuration."""
+    return ("(CAST(:readings AS tsquery[]))[array_position(CAST(:configs AS text[]), "
+            f"{ts_config_name_sql(table + '.language')})]")
+
+
 def qualified(readings: list[tuple[str, str]]) -> str | None:
     """One tsquery (text): each configuration's reading with its lexemes qualified by the configuration, OR-ed;
     None when there is no reading (only stop words)."""
@@ -144,12 +150,11 @@ def search_sql(*, where: list[str] | None = None, speaker_join: str = "", readin
     """Step 2's SQL for these filters. An exclusion ("-word": NOT in a tsquery) is the one thing the qualified
     index does not decide alone (a segment of another language lacks the excluded word too), so only then is
     each candidate also matched with its own language's reading, before the cap."""
-    negated = any("!" in reading for _, reading in readings)
-    if negated:  # the check must come before the cap, or other languages' segments would use it up
-        where = [*(where or []), "s.tsv @@ (CAST(:readings AS tsquery[]))[array_position(CAST(:configs AS text[]), "
-                 f"{ts_config_name_sql('s.language')})]"]
+    if any("!" in _LEXEME.sub("", reading) for _, reading in readings):
+        # the check must come before the cap, or other languages' segments would use it up
+        where = [*(where or []), f"s.tsv @@ {own_reading_sql('s')}"]
     return SQL.format(speaker_join=speaker_join, where="".join(f" AND {w}" for w in where or []),
-                      key=search_key_sql("s"), seg_config=ts_config_name_sql("s.language"),
+                      key=search_key_sql("s"), own=own_reading_sql("s"),
                       config=ts_config_sql("h.language"), indexed=ts_text_sql("h.text"))
 
 
