@@ -26,8 +26,19 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"start": {"type": "number"}, "end": {"type": "number"}, "speaker": NULLABLE_STR,
                        "text": {"type": "string"},
                        "language": {**NULLABLE_STR, "description": "the language this segment was transcribed in"},
-                       "language_probability": NULLABLE_NUM,
+                       "language_probability": {**NULLABLE_NUM, "description": "how sure the detection of this "
+                                                "segment's language was (0-1); null when the language was given"},
                        "words": {"type": "array", "items": {"$ref": "#/components/schemas/Word"}}},
+    },
+    "Export": {
+        "type": "object", "required": ["title", "language", "duration", "speakers", "segments"],
+        "description": "export.json: the transcript with every segment's language and timed words",
+        "properties": {
+            "title": NULLABLE_STR, "language": NULLABLE_STR, "duration": NULLABLE_NUM,
+            "speakers": {"type": "object", "additionalProperties": {"type": "string"},
+                         "description": "speaker label -> the name shown"},
+            "segments": {"type": "array", "items": {"$ref": "#/components/schemas/Segment"}},
+        },
     },
     "TranscriptSummary": {
         "type": "object", "required": ["id", "status", "progress", "title"],
@@ -141,7 +152,8 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "the file", "content": {
                     "text/plain": {"schema": {"type": "string"}}, "application/x-subrip": {"schema": {"type": "string"}},
-                    "text/vtt": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}},
+                    "text/vtt": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
                 "401": UNAUTH, "404": NOT_FOUND, "409": _err("not done yet"),
             },
         },

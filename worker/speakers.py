@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from webapp.exports.words import join
 from worker.result import Segment, TranscriptResult, Word
 
 
@@ -16,7 +17,8 @@ def _as_whisperx(segments: list[Segment]) -> dict[str, Any]:
 
 
 def _split(seg: Segment) -> list[Segment]:
-    """Cut a segment wherever consecutive words have different speakers."""
+    """Cut a segment wherever consecutive words have different speakers. Each part's text is its words joined
+    as the script is written: a space between two words, none next to a Chinese or Japanese character."""
     if not seg.words:
         return [seg]
     runs: list[list[Word]] = [[seg.words[0]]]
@@ -26,7 +28,7 @@ def _split(seg: Segment) -> list[Segment]:
         runs[-1].append(w)
     if len(runs) == 1:
         return [seg]
-    return [Segment(start=r[0].start, end=r[-1].end, text=" ".join(w.word for w in r), words=r,
+    return [Segment(start=r[0].start, end=r[-1].end, text=join([w.word for w in r]), words=r,
                     language=seg.language, language_probability=seg.language_probability) for r in runs]
 
 

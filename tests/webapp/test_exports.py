@@ -272,10 +272,21 @@ def test_json_round_trips_with_metadata_in_stable_order():
     assert list(doc) == ["title", "language", "duration", "speakers", "segments"]
     assert (doc["title"], doc["language"], doc["duration"]) == ("Weekly call", "en", 95.0)
     assert doc["speakers"] == {"SPEAKER_00": "Alice", "SPEAKER_01": "Bob"}
-    assert doc["segments"] == segments
-    assert list(doc["segments"][0]) == ["start", "end", "speaker", "text", "words"]
+    assert doc["segments"] == [s | {"language": None, "language_probability": None} for s in segments]
+    assert list(doc["segments"][0]) == ["start", "end", "speaker", "text", "language", "language_probability", "words"]
     assert list(doc["segments"][0]["words"][0]) == ["word", "start", "end", "score", "speaker"]
     assert to_json(doc["segments"], speaker_names=NAMES, title="Weekly call", language="en", duration=95.0) == text
+
+
+def test_json_carries_each_segments_language_and_its_probability():
+    segments = make_segments()[:3]
+    segments[0] |= {"language": "en", "language_probability": 0.98}
+    segments[1] |= {"language": "de", "language_probability": 0.61}
+    segments[2] |= {"language": "en", "language_probability": None}  # given, not detected
+    doc = json.loads(to_json(segments, language="en"))
+    assert [(s["language"], s["language_probability"]) for s in doc["segments"]] == \
+        [("en", 0.98), ("de", 0.61), ("en", None)]
+    assert doc["segments"] == segments
 
 
 def test_json_writes_nan_scores_as_null():

@@ -30,6 +30,7 @@ def test_each_language_is_found_by_its_own_inflections(client, people, make_tran
     assert titles(client, "renoviert", token) == ["Stadtrat"]
     # a minus means what it says in each language: the German segment is excluded by its own word
     assert titles(client, "Häuser -Markt", token) == []
+    assert titles(client, "-Markt", token) == []  # only an exclusion: nothing to look for, not every other segment
     hit = hits(client, "Haus", token)[0]
     assert hit["language"] == "de" and "<mark>Häuser</mark>" in hit["snippet"]
 
@@ -70,6 +71,11 @@ def test_segments_carry_their_language_in_json_and_reader(app, client, people, m
     assert [s["language"] for s in data["segments"]] == ["en", "de", "ar"]
     assert data["segments"][1]["language_probability"] == 0.91
     assert data["language_uncertain"] is True
+    # the JSON download carries them too, for the page and the API alike
+    for url in (f"/api/v1/transcripts/{tid}/export.json", f"/transcripts/{tid}/download.json"):
+        doc = client.get(url, headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert [(s["language"], s["language_probability"]) for s in doc["segments"]] == \
+            [("en", None), ("de", 0.91), ("ar", 0.88)], url
     # the index follows the segment's language: the German segment is now stemmed as German
     assert titles(client, "Haus", token) == ["Mixed"]
     # the language filter picks segments by their own language: the German passage of an English meeting
@@ -87,3 +93,30 @@ def test_a_confident_or_given_language_is_not_flagged(client, people, make_trans
     tid = make_transcript(people["alice"][0], language="en")  # given: no probability
     page = client.get(f"/transcripts/{tid}").get_data(as_text=True)
     assert "low confidence" not in page and 'class="lang-mark"' not in page
+
+
+def test_a_new_language_is_searched_as_soon_as_it_arrives(client, people, make_transcript):
+    alice, token = people["alice"]
+    make_transcript(alice, title="Council", language="en",
+                    segments=[("SPEAKER_00", "The old houses by the market are being renovated.")])
+    assert titles(client, "Häusern", token) == []
+    # the first German transcript: its language is read into every query from now on, no restart, no cache
+    make_transcript(alice, title="Stadtrat", language="de",
+                    segments=[("SPEAKER_00", "Die alten Häuser am Markt werden renoviert.")])
+    assert titles(client, "Häusern", token) == ["Stadtrat"]
+
+
+def test_other_languages_never_crowd_out_the_hits(client, people, make_transcript, monkeypatch):
+    """The German reading of "campen" is "camp", an English word: English segments must not use up the cap on
+    candidates before the German one is reached."""
+    from webapp.services import search
+
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    alice, token = people["alice"]
+    for n in range(5):
+        make_transcript(alice, title=f"Trip {n}", language="en",
+                        segments=[("SPEAKER_00", f"We camp by the lake on day {n}.")])
+    make_transcript(alice, title="Ausflug", language="de",
+                    segments=[("SPEAKER_00", "Im Sommer campen wir am See.")])
+    assert titles(client, "campen", token) == ["Ausflug"]
+    assert len(titles(client, "camping", token)) == 3  # the English reading: capped at 3 of the 5

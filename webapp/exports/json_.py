@@ -8,7 +8,9 @@ from typing import Any
 
 from webapp.exports.words import Segment, display_name
 
-SEGMENT_KEYS = ("start", "end", "speaker", "text")
+# a segment's language and how sure its detection was (issue 14); the probability is null where the language was
+# given, both are null where unknown (older transcripts)
+SEGMENT_KEYS = ("start", "end", "speaker", "text", "language", "language_probability")
 WORD_KEYS = ("word", "start", "end", "score", "speaker")
 
 

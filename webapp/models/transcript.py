@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, Computed, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,6 +48,23 @@ def ts_text_sql(column: str = "text") -> str:
 
 
 TSV_SQL = f"to_tsvector({ts_config_sql('language')}, {ts_text_sql('text')})"
+
+
+def ts_config_name_sql(column: str = "language") -> str:
+    """SQL: the name of a language code column's configuration, as text ('german'; 'simple' for the rest)."""
+    whens = " ".join(f"WHEN '{code}' THEN '{cfg}'" for code, cfg in sorted(TS_CONFIGS.items()))
+    return f"(CASE {column} {whens} ELSE 'simple' END)"
+
+
+def search_key_sql(table: str = "") -> str:
+    """SQL: the segment's tsvector with every lexeme qualified by its configuration ('german:haus'), positions
+    kept. The GIN index is on this expression, so a query's German reading is looked up among German segments
+    only: the index itself answers "this segment's own language's reading matches", with no per-row check and
+    no marker lexeme shared by every segment of a language (whose long posting list slows every lookup).
+    A lexeme never contains a space, so " '" starts one in the text form."""
+    prefix = f"{table}." if table else ""
+    name = ts_config_name_sql(f"{prefix}language")
+    return f"(regexp_replace({prefix}tsv::text, '(^| )''', '\\1''' || {name} || ':', 'g')::tsvector)"
 
 
 def _title_as_name(context) -> str:
@@ -132,7 +150,7 @@ class Segment(db.Model):
     __tablename__ = "segments"
     __table_args__ = (
         Index("ix_segments_transcript_idx", "transcript_id", "idx"),
-        Index("ix_segments_tsv", "tsv", postgresql_using="gin"),
+        Index("ix_segments_search", sql_text(search_key_sql()), postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -183,3 +201,13 @@ class Word(db.Model):
 
     def as_dict(self) -> dict[str, Any]:
         return {"word": self.word, "start": self.start, "end": self.end, "score": self.score, "speaker": self.speaker}
+
+
+class SearchConfig(db.Model):
+    """The text-search configurations the library's segments are indexed with: search reads a query in these
+    only. Kept by triggers on segments (migration 0010_search_langs), so a segment written in a new language
+    adds its configuration in the same transaction and the list is never stale; a language whose segments are
+    all gone stays listed, which costs a search one more reading and changes no result."""
+    __tablename__ = "search_configs"
+
+    config: Mapped[str] = mapped_column(String(32), primary_key=True)

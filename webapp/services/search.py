@@ -3,15 +3,18 @@
 The query runs in steps so it stays fast on a large library (bench/search_bench.py, docs/benchmarks.md): the
 GIN index finds the matching segments, at most CANDIDATES of them are ranked with ts_rank and cut to one page,
 and only that page is highlighted (ts_headline re-parses the text, so it must never run on every match).
-The cap bounds a query of very common words (tens of thousands of matching segments, where ranking alone
-costs ~200 ms on 1,000 hours): such a query ranks the first CANDIDATES matches found, not all of them.
+The cap bounds a query of very common words (tens of thousands of matching segments, each a heap row to read
+and rank): such a query ranks the first CANDIDATES matches found, not all of them.
 
 Languages (issue 14): each segment is indexed with its own language's configuration (webapp.models.transcript.
-TSV_SQL), and the query is parsed in every configuration and OR-ed, so a German word finds its German inflections
-in German segments and an English word its English ones: the index is looked up with any language's reading of
-the query, and each candidate is then matched (and ranked, and highlighted) with its own language's reading, so
-a minus or a phrase means what it says in that language. Chinese and Japanese characters are
-indexed one by one, and a run of them in a query is searched as a phrase, so two characters find them.
+TSV_SQL). A query is read in each configuration the library holds (the search_configs table, kept by triggers
+on segments), each reading's lexemes are qualified by their configuration ('german:haus') and OR-ed, and the
+GIN index is on the segments' lexemes qualified the same way (search_key_sql): a German reading finds German
+segments only, so a German word finds its German inflections and an English word its English ones, and the
+candidates are exactly the hits (a German reading of an English word no longer fills them with English
+segments). Each hit is ranked and highlighted with its own language's reading, so a minus or a phrase means
+what it says in that language. Chinese and Japanese characters are indexed one by one, and a run of them in a
+query is searched as a phrase, so two characters find them.
 """
 from __future__ import annotations
 
@@ -25,13 +28,12 @@ from sqlalchemy import text
 
 from webapp.extensions import db
 from webapp.models import User
-from webapp.models.transcript import CJK_CLASS, TS_CONFIGS, ts_config_sql, ts_text_sql
+from webapp.models.transcript import CJK_CLASS, search_key_sql, ts_config_name_sql, ts_config_sql, ts_text_sql
 from webapp.services import tags, transcripts
 
 START, STOP = "\ue000", "\ue001"  # private-use marks: escaped text can never contain a real <mark>
 HEADLINE_OPTS = f"StartSel={START}, StopSel={STOP}, MaxWords=40, MinWords=16, ShortWord=2, MaxFragments=0"
-CANDIDATES = 5000
-CONFIGS = sorted({*TS_CONFIGS.values(), "simple"})  # every configuration a segment can be indexed with
+CANDIDATES = 2000  # docs/benchmarks.md: 5,000 kept a query of very common words over 50 ms at p95
 _CJK_RUN = re.compile(f"{CJK_CLASS}+")
 _CJK_SPACE = re.compile(f" +(?={CJK_CLASS}|[{START}{STOP}])|(?<={CJK_CLASS}|[{START}{STOP}]) +")
 
@@ -88,29 +90,34 @@ def parse_date(raw: str | None) -> date | None:
         return None
 
 
-# Step 1: the query read in every configuration (~0.5 ms). Its results go back into step 2 as constants, so the
-# planner sees the real tsquery and estimates its matches from the index statistics.
+# Step 1: the query read in each configuration the library's segments are indexed with (search_configs, kept by
+# triggers on segments), dropping the readings that could not use the index (only stop words, only exclusions).
+# The readings go back into step 2 as constants, so the planner sees the real tsquery.
 PARSE_SQL = """
-SELECT array_agg(websearch_to_tsquery(cfg::regconfig, :q)::text ORDER BY n)
-FROM unnest(CAST(:configs AS text[])) WITH ORDINALITY u(cfg, n)
+SELECT config, reading::text FROM (
+    SELECT config, websearch_to_tsquery(config::regconfig, :q) AS reading FROM search_configs
+) r
+WHERE querytree(reading) NOT IN ('', 'T')
+ORDER BY config
 """
 
+# Step 2: each reading's lexemes qualified by its configuration ('german:haus') and OR-ed, matched against the
+# index on the segments' qualified lexemes (search_key_sql): a German reading finds German segments only, so the
+# candidates are exact and the cap never fills with another language's segments. Each hit is ranked and
+# highlighted with its own language's reading (own).
 SQL = """
-WITH q AS (SELECT CAST(:query AS tsquery) AS query, CAST(:per AS tsquery[]) AS per),
-hits AS MATERIALIZED (
+WITH hits AS MATERIALIZED (
     SELECT c.id, c.transcript_id, c.start, c."end", c.speaker, c.text, c.language, c.own,
            ts_rank(c.tsv, c.own) AS rank
     FROM (
-        SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.language, s.tsv, o.own
+        SELECT s.id, s.transcript_id, s.start, s."end", s.speaker, s.text, s.language, s.tsv,
+               {own} AS own
         FROM segments s
         JOIN transcripts t ON t.id = s.transcript_id
         {speaker_join}
-        CROSS JOIN q
-        CROSS JOIN LATERAL (SELECT q.per[array_position(CAST(:configs AS text[]), {seg_config}::text)] AS own) o
-        WHERE s.tsv @@ CAST(:query AS tsquery) {where}
+        WHERE {key} @@ CAST(:query AS tsquery) {where}
         LIMIT :candidates
     ) c
-    WHERE c.tsv @@ c.own  -- after the cap: here the planner's estimate (from the index statistics) holds
     ORDER BY rank DESC, c.transcript_id DESC, c.start
     LIMIT :limit OFFSET :offset
 )
@@ -123,14 +130,32 @@ JOIN transcripts t ON t.id = h.transcript_id
 LEFT JOIN speakers sp ON sp.transcript_id = h.transcript_id AND sp.label = h.speaker
 ORDER BY h.rank DESC, h.transcript_id DESC, h.start
 """
+_LEXEME = re.compile(r"'((?:[^']|'')*)'")  # a quoted lexeme in a tsquery's text form ('' is a quote inside)
 
 
-def union(per: list[str]) -> str | None:
-    """One tsquery (text) matching what any configuration's reading matches; None when every reading is empty
-    (only stop words)."""
-    distinct = list(dict.fromkeys(x for x in per if x))
-    return " | ".join(f"({x})" for x in distinct) if distinct else None
+def own_reading_sql(table: str = "s") -> str:
+    """SQL: the query's reading in the row's own language's configuration."""
+    return ("(CAST(:readings AS tsquery[]))[array_position(CAST(:configs AS text[]), "
+            f"{ts_config_name_sql(table + '.language')})]")
 
+
+def qualified(readings: list[tuple[str, str]]) -> str | None:
+    """One tsquery (text): each configuration's reading with its lexemes qualified by the configuration, OR-ed;
+    None when there is no reading (only stop words)."""
+    parts = [_LEXEME.sub(lambda m, cfg=cfg: f"'{cfg}:{m.group(1)}'", reading) for cfg, reading in readings]
+    return " | ".join(f"({p})" for p in parts) if parts else None
+
+
+def search_sql(*, where: list[str] | None = None, speaker_join: str = "", readings: list[tuple[str, str]]) -> str:
+    """Step 2's SQL for these filters. An exclusion ("-word": NOT in a tsquery) is the one thing the qualified
+    index does not decide alone (a segment of another language lacks the excluded word too), so only then is
+    each candidate also matched with its own language's reading, before the cap."""
+    if any("!" in _LEXEME.sub("", reading) for _, reading in readings):
+        # the check must come before the cap, or other languages' segments would use it up
+        where = [*(where or []), f"s.tsv @@ {own_reading_sql('s')}"]
+    return SQL.format(speaker_join=speaker_join, where="".join(f" AND {w}" for w in where or []),
+                      key=search_key_sql("s"), own=own_reading_sql("s"),
+                      config=ts_config_sql("h.language"), indexed=ts_text_sql("h.text"))
 
 
 def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 20, offset: int = 0) -> list[Hit]:
@@ -141,12 +166,12 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
         return []
     filters = filters or Filters()
     offset = min(offset, CANDIDATES)  # hits come from at most CANDIDATES matches: past them there are none
-    per = db.session.execute(text(PARSE_SQL), {"q": query_text(q[:500]), "configs": CONFIGS}).scalar_one()
-    query = union(per)
+    readings = [tuple(r) for r in db.session.execute(text(PARSE_SQL), {"q": query_text(q[:500])})]
+    query = qualified(readings)
     if query is None:
         return []
-    where, params = [], {"query": query, "per": per, "configs": CONFIGS, "limit": limit, "offset": offset, "opts": HEADLINE_OPTS,
-                         "candidates": CANDIDATES}
+    where, params = [], {"query": query, "configs": [c for c, _ in readings], "readings": [r for _, r in readings],
+                         "limit": limit, "offset": offset, "opts": HEADLINE_OPTS, "candidates": CANDIDATES}
     speaker_join = ""
     params["uid"] = user.id
     if not user.is_admin:
@@ -172,9 +197,7 @@ def search(user: User, q: str, filters: Filters | None = None, *, limit: int = 2
     if filters.date_to and filters.date_to < date.max:  # the last day there is bounds nothing
         where.append("t.created_at < :date_to")
         params["date_to"] = filters.date_to + timedelta(days=1)
-    sql = SQL.format(speaker_join=speaker_join, where="".join(f" AND {w}" for w in where),
-                     config=ts_config_sql("h.language"), indexed=ts_text_sql("h.text"),
-                     seg_config=ts_config_sql("s.language"))
+    sql = search_sql(where=where, speaker_join=speaker_join, readings=readings)
     rows = db.session.execute(text(sql), params).mappings().all()
     return [Hit(transcript_id=r["transcript_id"], title=r["title"], segment_id=r["id"], start=r["start"],
                 end=r["end"], speaker=r["speaker"], language=r["segment_language"] or r["language"],
