@@ -11,7 +11,7 @@ Real recordings used (nothing synthetic):
 
     nice -n 10 .venv/bin/python bench/diarization.py quality          # DER / count table
     nice -n 10 .venv/bin/python bench/diarization.py length 600 3600  # time + peak RSS by length (one process each)
-    nice -n 10 .venv/bin/python bench/diarization.py pipeline 3600 7200  # speakers vs transcription, whole pipeline
+    nice -n 10 .venv/bin/python bench/diarization.py pipeline 7200 [--model=base]  # speakers vs transcription
 """
 from __future__ import annotations
 
@@ -239,8 +239,8 @@ def _hwm_mb() -> float:
         return next(int(x.split()[1]) / 1024 for x in f if x.startswith("VmHWM"))
 
 
-def pipeline(seconds: float, speakers: bool) -> dict:
-    """Run in its own process: the whole worker pipeline (tiny.en, int8, word timing) on `seconds` of real speech
+def pipeline(seconds: float, speakers: bool, model: str = "tiny.en") -> dict:
+    """Run in its own process: the whole worker pipeline (`model`, int8, word timing) on `seconds` of real speech
     as a 16 kHz WAV, with or without speakers. The stage timings of one run give the ratio of diarization to
     transcription; the peak RSS of the two processes gives what speakers add over transcription."""
     import tempfile
@@ -260,11 +260,11 @@ def pipeline(seconds: float, speakers: bool) -> dict:
                 w.writeframes((np.clip(wav[a:a + SR * 60], -1, 1) * 32767).astype("<i2").tobytes())
         del wav
         t = time.perf_counter()
-        result = transcribe(path, Options(model="tiny.en", language="en", diarize=speakers), device="cpu")
+        result = transcribe(path, Options(model=model, language="en", diarize=speakers), device="cpu")
         wall = time.perf_counter() - t
     tm = result.timings
     asr = tm.get("transcribe", 0) + tm.get("align", 0)
-    row = {"seconds": seconds, "speakers": speakers, "wall_s": round(wall, 1), "timings": tm,
+    row = {"seconds": seconds, "model": model, "speakers": speakers, "wall_s": round(wall, 1), "timings": tm,
            "asr_s": round(asr, 1), "diarize_s": tm.get("diarize"),
            "diarize_share_of_asr": round(tm["diarize"] / asr, 3) if speakers and asr else None,
            "found": len({s.speaker for s in result.segments if s.speaker}) if speakers else None,
@@ -284,11 +284,13 @@ if __name__ == "__main__":
             for s in sys.argv[2:] or ["600"]:
                 subprocess.run([sys.executable, __file__, "length", s, "--one"], check=True)
     elif mode == "pipeline":
+        model = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--model=")), "tiny.en")
         if "--one" in sys.argv:
-            pipeline(float(sys.argv[2]), "--speakers" in sys.argv)
+            pipeline(float(sys.argv[2]), "--speakers" in sys.argv, model)
         else:  # a process per run, so each peak RSS is its own
-            for s in sys.argv[2:] or ["3600"]:
+            for s in [a for a in sys.argv[2:] if not a.startswith("--")] or ["3600"]:
                 for flag in ([], ["--speakers"]):
-                    subprocess.run([sys.executable, __file__, "pipeline", s, "--one", *flag], check=True)
+                    subprocess.run([sys.executable, __file__, "pipeline", s, "--one", f"--model={model}", *flag],
+                                   check=True)
     else:
         raise SystemExit(__doc__)
