@@ -24,14 +24,18 @@ Each asterisk voice's prompts (1.5-8 s after trimming silence) are shuffled with
 disjoint pools: enrolling clips and recognising clips. Recordings are assembled from whole prompts with 0.4 s
 gaps, so the reference (who spoke when) is exact:
 - enrolling recordings: a conversation of the voice with one other voice, the voice speaking >= 10 s ("long") or
-  3-5 s ("short", the curve below 10 s); pyannote's voices enrol from the first 15 s of sample.wav (3-9 s each).
+  3-5.5 s ("short", the curve below 10 s; once with the count left to the diarizer, once told 2); pyannote's voices
+  enrol from the first 15 s of sample.wav (6.3 s and 2.4 s).
 - recognising recordings: conversations of three voices from the recognising clips (each voice in three of them,
   ~10 s per voice each), and the last 15 s of sample.wav.
 Every recording goes through the real diarizer with the count left to it (worker.diarize.offline_diarization, as
 the pipeline does) and each found speaker's print is worker.voiceprints.speaker_embeddings over its diarized turns
 (the pipeline uses the words' speakers, which come from those turns; no speech recognition here). A person is
 enrolled from the found speaker that holds most of their talk in the enrolling recording (what a user naming it
-does). ``worker.recognise.recognise`` then names the found speakers of each recognising recording.
+does), and only when that found speaker is mostly them. ``worker.recognise.recognise`` then names the found
+speakers of each recognising recording. The threshold is calibrated on the whole set: the same-voice and
+different-voice similarity distributions, and leave-one-voice-out (what the other voices would choose, and whether
+the left-out voice then goes above it). Figures and the choice: docs/benchmarks.md, "Voice recognition".
 
 Talk time is scored per reference speaker: time inside a found speaker named as that person = correct; named as
 someone else = wrong ("wrong: recognition" when the found speaker's main voice is not the person named, "wrong:
