@@ -316,12 +316,36 @@ def store_result(transcript_id: int, result: TranscriptResult, elapsed: float) -
     db.session.commit()
 
 
+def _speaker_links(t: Transcript, result: TranscriptResult) -> dict[str, dict]:
+    """{label: person link} of ``t``'s present speakers, to carry over to the speakers a retry writes: the person,
+    how they were matched and the people rejected for the speaker. Dropped for a label whose new voiceprint no
+    longer resembles the old one (a retry with other options can give a label to another voice); what is not
+    carried is recognised afresh below."""
+    import numpy as np
+
+    from worker.recognise import Thresholds
+
+    out = {}
+    for s in t.speakers:
+        if s.person_id is None and not s.rejected:
+            continue
+        new = result.speaker_embeddings.get(s.label)
+        if s.embedding is not None and new is not None:
+            a, b = np.asarray(s.embedding, dtype=np.float64), np.asarray(new, dtype=np.float64)
+            if float(a @ b) / (float(np.linalg.norm(a) * np.linalg.norm(b)) or 1.0) < Thresholds().suggest:
+                continue
+        out[s.label] = {"person_id": s.person_id, "match": s.match, "similarity": s.similarity,
+                        "rejected": s.rejected}
+    return out
+
+
 def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> None:
     """Write ``result``'s rows for ``t`` (replacing any) and mark it done; the caller holds the row and commits.
 
     The one writer of result rows: ``store_result`` above, and the tests' transcript factory."""
     transcript_id = t.id
     names = {s.label: s.display_name for s in t.speakers if s.display_name}
+    links = _speaker_links(t, result)  # a retry keeps who the speakers are (enrolled / recognised / rejected)
     db.session.execute(delete(Word).where(Word.transcript_id == transcript_id))
     db.session.execute(delete(Segment).where(Segment.transcript_id == transcript_id))
     db.session.execute(delete(Speaker).where(Speaker.transcript_id == transcript_id))
@@ -329,7 +353,9 @@ def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> Non
     if labels:
         db.session.execute(insert(Speaker), [
             {"transcript_id": transcript_id, "label": label, "display_name": names.get(label),
-             "embedding": result.speaker_embeddings.get(label)} for label in labels])
+             "embedding": result.speaker_embeddings.get(label),
+             **links.get(label, {"person_id": None, "match": None, "similarity": None, "rejected": None})}
+            for label in labels])
     seg_ids = db.session.scalars(
         insert(Segment).returning(Segment.id, sort_by_parameter_order=True),
         [{"transcript_id": transcript_id, "idx": i, "start": s.start, "end": s.end, "speaker": s.speaker,

@@ -2,6 +2,8 @@
 Speakers get fixed embeddings here (the real encoder and audio are in tests/worker/test_voices.py)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from webhelpers import post
@@ -168,6 +170,12 @@ def test_search_filters_by_person(client, people, voiced):
     assert hits and all(h["speaker"] in ("Jon", "SPEAKER_01") for h in hits) and len(hits) == 1
     everyone = client.get("/api/v1/search?q=budget", headers=auth).get_json()["hits"]
     assert len(everyone) > len(hits)
+    # in the pages: the People page links to what Jon said, and the search form keeps Jon chosen
+    people_page = client.get("/people").get_data(as_text=True)
+    assert f'href="/search?person={jon}"' in people_page
+    page = client.get(f"/search?q=budget&person={jon}").get_data(as_text=True)
+    assert re.search(rf'<option value="{jon}" selected>Jon</option>', page)
+    assert page.count('<li class="hit">') == 1  # only what Jon said
 
 
 def test_an_editor_of_a_shared_transcript_cannot_enrol_the_owners_voices(client, people, voiced):

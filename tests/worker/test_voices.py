@@ -160,3 +160,42 @@ def test_look_back_names_an_earlier_transcript(client, user_factory, run_jobs, h
     _, other = user_factory("mallory")
     assert client.get(f"/api/v1/people/look-back/{resp.get_json()['job_id']}",
                       headers={"Authorization": f"Bearer {other}"}).status_code == 404
+
+
+def test_retry_keeps_who_the_speakers_are(client, user_factory, run_jobs, halves, app, ffmpeg, tmp_path):
+    """Retrying a transcript writes its speakers anew; an enrolled name stays enrolled and a rejected suggestion
+    stays rejected (before, the retry re-recognised the enrolled voice and forgot the rejection)."""
+    _, token = user_factory("rita")
+    auth = {"Authorization": f"Bearer {token}"}
+    first, _ = halves
+    tid1 = submit(client, auth, first, **FORM)
+    run_jobs()
+    label = _get(client, auth, tid1)["speakers"][0]["label"]
+    person = client.post(f"/api/v1/transcripts/{tid1}/speakers/{label}/person", json={"name": "Cleo"},
+                         headers=auth).get_json()["person_id"]
+    again_wav = tmp_path / "first-half-again.wav"  # other bytes (an identical upload is the same transcript)
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-i", str(first), "-t", "17.3", str(again_wav)],
+                   check=True)
+    tid2 = submit(client, auth, again_wav, **FORM)  # the same voice again: recognised as Cleo, which is refused
+    run_jobs()
+    again = {s["label"]: s for s in _get(client, auth, tid2)["speakers"]}
+    assert again[label]["person_id"] == person and again[label]["match"] == "recognised", again
+    with app.app_context():
+        from webapp.extensions import db
+        from webapp.models import Transcript
+        from webapp.services import people
+
+        people.reject(db.session.get(Transcript, tid2), label)
+    for tid in (tid1, tid2):
+        assert client.post(f"/api/v1/transcripts/{tid}/retry", headers=auth).status_code in (200, 202)
+    run_jobs()
+
+    d1 = _get(client, auth, tid1)
+    assert d1["status"] == "done", d1["error"]
+    s1 = {s["label"]: s for s in d1["speakers"]}[label]
+    assert (s1["person_id"], s1["name"], s1["match"]) == (person, "Cleo", "enrolled")
+    d2 = _get(client, auth, tid2)
+    s2 = {s["label"]: s for s in d2["speakers"]}[label]
+    assert s2["person_id"] is None and s2["match"] is None and s2["name"] != "Cleo", d2["speakers"]
+    seen = client.get(f"/api/v1/people/{person}", headers=auth).get_json()["appearances"]
+    assert {r["transcript_id"] for r in seen} == {tid1}
