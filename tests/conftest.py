@@ -171,14 +171,27 @@ def runner(app):
     return app.test_cli_runner()
 
 
+# password -> a real scrypt hash of it (werkzeug's, as User.set_password makes it). Each hash costs ~0.1-0.4 s of
+# CPU and a few hundred tests make users with the same few passwords: each password is hashed once per session.
+# Signing in still checks the password against that hash with the real scrypt.
+_PASSWORD_HASHES: dict[str, str] = {}
+
+
 @pytest.fixture
 def user_factory(app):
     """make_user(name, admin=False, password=None) -> (user id, API token)."""
+    from webapp.extensions import db
     from webapp.services.accounts import create_user
 
     def make(name: str = "alice", admin: bool = False, password: str | None = None) -> tuple[int, str]:
         with app.app_context():
-            user, token = create_user(name, admin=admin, password=password)
+            user, token = create_user(name, admin=admin)
+            if password:
+                if password not in _PASSWORD_HASHES:
+                    user.set_password(password)
+                    _PASSWORD_HASHES[password] = user.password_hash
+                user.password_hash = _PASSWORD_HASHES[password]
+                db.session.commit()
             return user.id, token
 
     return make
@@ -191,13 +204,34 @@ def auth(user_factory):
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-def run_jobs(app):
-    """Run every queued job in a real RQ worker, in this process, until the queue is empty."""
+def burst_worker(app):
+    """A real RQ worker for ``app`` (worker.runner.make_worker), to run in this process with ``work(burst=True)``.
+
+    RQ stops its command channel's listener (a thread waiting up to 60 s for a message) after unsubscribing; the
+    "unsubscribed" reply wakes the thread before it is told to stop, so it waits again and RQ's join gives up
+    after 1 s: every burst run took a second longer than its jobs. Told to stop first, the reply ends it at once.
+    """
     from worker.runner import make_worker
 
-    def run() -> None:
-        make_worker(app).work(burst=True, with_scheduler=False)
+    worker = make_worker(app)
+    rq_unsubscribe = worker.unsubscribe
+
+    def unsubscribe() -> None:
+        if worker.pubsub_thread:
+            worker.pubsub_thread.stop()
+        rq_unsubscribe()
+
+    worker.unsubscribe = unsubscribe
+    return worker
+
+
+@pytest.fixture
+def run_jobs(app):
+    """run_jobs(target_app=None): run every queued job in a real RQ worker, in this process, until the queue is
+    empty (the queue of ``app``, or of ``target_app``)."""
+
+    def run(target_app=None) -> None:
+        burst_worker(target_app or app).work(burst=True, with_scheduler=False)
 
     return run
 

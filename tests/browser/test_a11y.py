@@ -57,7 +57,7 @@ def test_words_by_keyboard_and_focus_after_an_edit(page, live_server, app, user_
     tid = make_done(app, uid, speech(" ".join(text for _, text in LINES)), "Keyboard reader")
     sign_in(page, live_server)
     page.goto(f"{live_server}/transcripts/{tid}")
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     words = page.locator(".w")
     # The words are one tab stop, not one per word.
     expect(page.locator('.w[tabindex="0"]')).to_have_count(1)
@@ -74,7 +74,7 @@ def test_words_by_keyboard_and_focus_after_an_edit(page, live_server, app, user_
     expect(target).to_be_focused()
     start = float(target.get_attribute("data-start"))
     page.keyboard.press("Enter")  # plays from that word
-    page.wait_for_function("!document.getElementById('player').paused")
+    page.wait_for_function("() => !document.getElementById('player').paused")
     now = page.evaluate("document.getElementById('player').currentTime")
     assert start - 0.05 <= now < start + 1.5, (start, now)
     page.evaluate("document.getElementById('player').pause()")

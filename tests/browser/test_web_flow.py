@@ -69,19 +69,21 @@ def test_upload_read_correct_search_download(page, live_server, user_factory, sp
     # The reader: click a word, the player jumps there and plays; the spoken word is highlighted.
     page.get_by_role("link", name="harbour.wav").click()
     expect(page.get_by_role("heading", name="harbour.wav")).to_be_visible()
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    # Arrow functions, not bare expressions: a bare one is eval'd when Playwright polls it again, which the app's
+    # CSP (no 'unsafe-eval') refuses, so the wait failed whenever the media was not ready at the first look.
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     word = page.locator(".w", has_text=re.compile(r"^lighthouse", re.I)).first
     start = float(word.get_attribute("data-start"))
     assert start > 1.0
     word.click()
-    page.wait_for_function("!document.getElementById('player').paused")
+    page.wait_for_function("() => !document.getElementById('player').paused")
     now = page.evaluate("document.getElementById('player').currentTime")
     assert start - 0.05 <= now < start + 1.5, (start, now)
     expect(page.locator(".w.now")).to_have_count(1)
     # Keyboard: space pauses, the right arrow skips 5 s.
     page.locator("h1").click()
     page.keyboard.press("Space")
-    page.wait_for_function("document.getElementById('player').paused")
+    page.wait_for_function("() => document.getElementById('player').paused")
     before = page.evaluate("document.getElementById('player').currentTime")
     page.keyboard.press("ArrowRight")
     after = page.evaluate("document.getElementById('player').currentTime")
@@ -121,7 +123,7 @@ def test_upload_read_correct_search_download(page, live_server, user_factory, sp
     hit.get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/transcripts/{tid}\?t="))
     target = float(re.search(r"t=([\d.]+)", page.url).group(1))
-    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {target}) < 1.5 && document.getElementById('player').currentTime > 0 || {target} === 0")
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {target}) < 1.5 && document.getElementById('player').currentTime > 0 || {target} === 0")
     expect(page.locator(f"#{seg_id} .w").first).to_be_in_viewport()
 
     # Downloads, parsed by the subtitle libraries.

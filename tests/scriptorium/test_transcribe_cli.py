@@ -1,5 +1,7 @@
-"""`scriptorium transcribe` as a WhisperX user runs it: the real pipeline (tiny.en) on espeak clips, in a
-subprocess, looking only at what a person sees: exit status, files written, stdout and stderr."""
+"""`scriptorium transcribe` as a WhisperX user runs it: the real pipeline (tiny.en) on espeak clips, looking only
+at what a person sees: exit status, files written, stdout and stderr. What is about the process itself (a terminal
+on stderr, nothing else on stdout and stderr) runs in a subprocess; the other scenarios run the same command line
+in this process (`cli`), where the model is already loaded: a subprocess pays ~7 s to load it again."""
 from __future__ import annotations
 
 import fcntl
@@ -15,13 +17,20 @@ import termios
 
 import srt
 import webvtt
+import pytest
 from click.testing import CliRunner
 
-from cliutil import cli_env, run_cli
+from cliutil import cli_env, run_cli, run_cli_here
 
 FIRST = "The committee will meet on Tuesday to discuss the budget for next year."
 SECOND = "Children were playing football in the park after school."
 THIRD = "Please remember to bring your notebook and a pencil to the meeting."
+
+
+@pytest.fixture
+def cli(capfd, monkeypatch):
+    """cli(*args) -> CompletedProcess: `scriptorium ARGS...` in this process (see cliutil.run_cli_here)."""
+    return lambda *args: run_cli_here(capfd, monkeypatch, *args)
 
 
 def _words(text: str) -> set[str]:
@@ -92,9 +101,9 @@ def test_directory_input_skips_what_is_done_and_shows_a_bar_on_a_terminal(tmp_pa
     assert re.search(r"two\.wav: \d+\.\d s of audio in \d+\.\d s \(real-time factor \d+\.\d\d\)", shown), last
 
 
-def test_progress_json_for_scripts_while_the_transcript_goes_to_stdout(tmp_path, speech):
+def test_progress_json_for_scripts_while_the_transcript_goes_to_stdout(tmp_path, speech, cli):
     clip = shutil.copy(speech(THIRD), tmp_path / "notebook.wav")
-    done = run_cli("transcribe", clip, "--format", "txt", "--progress", "json")
+    done = cli("transcribe", clip, "--format", "txt", "--progress", "json")
     assert done.returncode == 0, done.stderr
     assert _heard(THIRD, done.stdout)  # one file, one format, no --output-dir: the transcript on stdout
     assert not (tmp_path / "notebook.txt").exists()
@@ -107,12 +116,12 @@ def test_progress_json_for_scripts_while_the_transcript_goes_to_stdout(tmp_path,
     assert events[-1]["event"] == "done" and events[-1]["duration"] > 2 and events[-1]["rtf"] > 0
 
 
-def test_a_corrupt_file_among_good_ones_fails_alone(tmp_path, speech):
+def test_a_corrupt_file_among_good_ones_fails_alone(tmp_path, speech, cli):
     shutil.copy(speech(FIRST), tmp_path / "a.wav")
     shutil.copy(speech(SECOND), tmp_path / "c.wav")
     (tmp_path / "b.wav").write_bytes(os.urandom(20_000))
     out = tmp_path / "subs"
-    done = run_cli("transcribe", tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav", "-f", "srt",
+    done = cli("transcribe", tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "c.wav", "-f", "srt",
                    "-o", out)
     assert done.returncode == 1, done.stderr
     assert f"error: {tmp_path / 'b.wav'}: not an audio or video file" in done.stderr
@@ -121,11 +130,11 @@ def test_a_corrupt_file_among_good_ones_fails_alone(tmp_path, speech):
     assert _heard(SECOND, (out / "c.srt").read_text())
 
 
-def test_speaker_counts_turn_on_diarization_and_are_reported(tmp_path, speech):
+def test_speaker_counts_turn_on_diarization_and_are_reported(tmp_path, speech, cli):
     lines = [speech(FIRST, "en-us"), speech(THIRD, "en+f3"), speech(SECOND, "en-us")]
     dialogue = tmp_path / "dialogue.wav"
     subprocess.run(["sox", *map(str, lines), "-r", "16000", "-c", "1", str(dialogue)], check=True)
-    done = run_cli("transcribe", dialogue, "--min-speakers", "2", "--max-speakers", "3", "-f", "srt,txt",
+    done = cli("transcribe", dialogue, "--min-speakers", "2", "--max-speakers", "3", "-f", "srt,txt",
                    "-o", tmp_path)
     assert done.returncode == 0, done.stderr
     found = int(re.search(r"dialogue\.wav: .*, (\d) speakers ->", done.stderr).group(1))
@@ -134,9 +143,9 @@ def test_speaker_counts_turn_on_diarization_and_are_reported(tmp_path, speech):
     assert re.search(r"^SPEAKER_0\d: ", (tmp_path / "dialogue.txt").read_text(), re.M)
 
 
-def test_a_missing_model_says_what_to_do(tmp_path, speech):
+def test_a_missing_model_says_what_to_do(tmp_path, speech, cli):
     clip = shutil.copy(speech(FIRST), tmp_path / "a.wav")
-    done = run_cli("transcribe", clip, "--model", "large-v9", "-o", tmp_path / "out")
+    done = cli("transcribe", clip, "--model", "large-v9", "-o", tmp_path / "out")
     assert done.returncode == 1
     assert "model 'large-v9' is not installed; installed: " in done.stderr and "tiny.en" in done.stderr
     assert "scriptorium models" in done.stderr and "1 of 1 files failed" in done.stderr

@@ -29,14 +29,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def server(test_env, _schema, tmp_path_factory):
-    """gunicorn serving wsgi:app on a free port; it believes one proxy's X-Forwarded-For (TRUSTED_PROXIES=1), so
-    a test can come from any address it names."""
+    """gunicorn serving the app on a free port; it believes one proxy's X-Forwarded-For (TRUSTED_PROXIES=1), so
+    a test can come from any address it names. The app is wsgi.py's ``create_app()`` with the per-name slow-down
+    capped at 0.05 s: these tests are about limits, sessions and timing of the password check, not that slow-down
+    (tests/webapp/test_security.py is), whose real delays added ~20 s of sleeping here."""
     port = free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = {**os.environ, **test_env, "TRUSTED_PROXIES": "1", "PYTHONPATH": str(ROOT)}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                 "--threads", "4", "--no-control-socket", "wsgi:app"],
+                                 "--threads", "4", "--no-control-socket",
+                                 "webapp:create_app({'SIGNIN_NAME_DELAY_MAX_S': 0.05})"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -28,6 +28,17 @@ def _is_worker(p: psutil.Process) -> bool:
         return False
 
 
+def _still_running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except psutil.NoSuchProcess:  # gone between the two calls
+            pass
+    return alive
+
+
 def test_the_web_role_has_one_gunicorn_command_line(monkeypatch, tmp_path):
     """`scriptorium web` (what the Dockerfile, compose and `up` run) execs the argv of scriptorium/web.py."""
     from click.testing import CliRunner
@@ -93,8 +104,11 @@ def test_up_serves_and_stops_cleanly(scratch_dir):
         proc.send_signal(signal.SIGTERM)
         rest = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, rest
-    time.sleep(0.5)
-    left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    left = _still_running(family)
+    deadline = time.monotonic() + 5  # a child that `up` has stopped may take a moment to be reaped
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = _still_running(family)
     assert left == [], [p.cmdline() for p in left]
     assert not psutil.pid_exists(pg_pid) or psutil.Process(pg_pid).status() == psutil.STATUS_ZOMBIE
     assert not Path(data / "postgres" / "postmaster.pid").exists()

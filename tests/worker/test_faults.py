@@ -32,10 +32,9 @@ def _statuses(app):
         return {t.id: t.status for t in db.session.scalars(select(Transcript))}
 
 
-def test_redis_killed_with_20_jobs_queued_loses_none(app, auth, speech, scratch_dir):
+def test_redis_killed_with_20_jobs_queued_loses_none(app, auth, speech, scratch_dir, run_jobs):
     from webapp import create_app
     from scriptorium.embedded import EmbeddedRedis, free_port
-    from worker.runner import make_worker
 
     redis = EmbeddedRedis(scratch_dir / "redis-aof", free_port(), appendonly=True)
     redis.start()
@@ -54,7 +53,7 @@ def test_redis_killed_with_20_jobs_queued_loses_none(app, auth, speech, scratch_
         redis.proc.kill()  # a crash, not a clean shutdown
         redis.proc.wait()
         redis.start()
-        make_worker(app2).work(burst=True, with_scheduler=False)
+        run_jobs(app2)
         assert _statuses(app) == {i: "done" for i in ids}
         with app.app_context():
             attempts = db.session.scalars(select(Transcript.attempts)).all()
