@@ -24,7 +24,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rq import get_current_job
 from sqlalchemy import exists, select, update
@@ -57,15 +57,17 @@ def media_source(key: str) -> str:
     return store.client.presigned_get_object(store.bucket, storage.check_key(key), expires=PRESIGN_FOR)
 
 
-def plan(source: str, duration: float, chunk_s: float) -> list[tuple[float, float, list[list[int]]]]:
+def plan(source: str, duration: float, chunk_s: float,
+         progress: Callable[[float], None] | None = None) -> list[tuple[float, float, list[list[int]]]]:
     """(start, end, speech) of each part: about ``duration / ceil(duration / chunk_s)`` long, cut between two of
     the 30 s chunks the single job would decode, in the pause between them; ``speech``: the VAD's speech segments
     inside the part, [start, end] in samples of the whole recording. The VAD is the single job's, run over the
     whole recording once (``audio.speech_probabilities``, block by block), so every part decodes exactly the
-    single job's chunks: the merged transcript is the single job's, seams included."""
+    single job's chunks: the merged transcript is the single job's, seams included. A part is therefore never
+    shorter than one chunk (30 s of speech). ``progress(fraction)`` runs as the VAD reads; it may raise to stop."""
     from worker.audio import SAMPLE_RATE, speech_from_probabilities, speech_probabilities, whisper_chunks
 
-    probs, total = speech_probabilities(source, duration=duration)
+    probs, total = speech_probabilities(source, progress, duration=duration)
     speech = speech_from_probabilities(probs, total)
     duration = total / SAMPLE_RATE
     chunks = whisper_chunks(speech)
@@ -107,7 +109,11 @@ def split(transcript_id: int, key: str, duration: float) -> int:
         heart = Heartbeat(get_app(), transcript_id)
         heart.start()
         try:
-            spans = plan(media_source(key), duration, settings.chunk_minutes * 60)
+            def stop_if_cancelled(fraction: float) -> None:
+                if heart.cancelled.is_set():
+                    raise JobCancelled()
+
+            spans = plan(media_source(key), duration, settings.chunk_minutes * 60, stop_if_cancelled)
         finally:
             heart.stop()
     t = db.session.get(Transcript, transcript_id, with_for_update=True, populate_existing=True)
