@@ -106,7 +106,10 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
         ingest_wanted = (settings.watch_dir is not None or settings.minio_redis_url or settings.minio_listen
                          or settings.minio_webhook_token)  # the hook only queues events; ingest handles them
         if with_ingest and ingest_wanted and _ingest_available():
-            roles.append(Role("ingest", exe + ["ingest"]))
+            # the ingester serves its metrics after the workers' ports (one port cannot serve two processes)
+            after = max(1, workers) if with_worker else 0
+            own = {"METRICS_PORT": str(settings.metrics_port + after)} if settings.metrics_port and after else {}
+            roles.append(Role("ingest", exe + ["ingest"], env=own))
         # The roles import wsgi.py and the packages from the project root, wherever `up` was started.
         root = str(Path(__file__).resolve().parent.parent)
         cwd_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")])))

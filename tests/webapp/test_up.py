@@ -136,7 +136,8 @@ def test_up_with_two_workers_shares_a_long_recording(scratch_dir, speech):
 
     data = scratch_dir / "up-two-data"
     web_port = free_port()
-    metrics_port = next(p for p in iter(free_port, None) if _bindable(p + 1))  # worker 2 serves on the next port
+    # worker 2 serves on the next port, the ingester on the one after
+    metrics_port = next(p for p in iter(free_port, None) if _bindable(p + 1) and _bindable(p + 2))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_ENDPOINT")}
     env.update(SCRIPTORIUM_DATA_DIR=str(data), SCRIPTORIUM_PG_PORT=str(free_port()),
                SCRIPTORIUM_REDIS_PORT=str(free_port()), WHISPER_MODEL="tiny.en", CHUNK_MINUTES="0.25",
@@ -183,7 +184,7 @@ def test_up_with_two_workers_shares_a_long_recording(scratch_dir, speech):
         engine.dispose()
         assert len(took) == 2, took  # both workers took parts
 
-        for port in (metrics_port, metrics_port + 1):  # each worker serves its metrics on its own port
+        for port in (metrics_port, metrics_port + 1, metrics_port + 2):  # each worker and the ingester: its own
             req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
                                          headers={"Authorization": "Bearer metrics-token-for-the-test"})
             with urllib.request.urlopen(req, timeout=5) as resp:
