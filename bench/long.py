@@ -8,8 +8,9 @@
 The recording: pyannote's real two-speaker sample.wav (30 s) repeated, with a short espeak-ng sentence between
 copies (a different one each time, so repeats are not identical), 16 kHz WAV written as it is built. A throwaway
 embedded PostgreSQL and Redis and local media storage; `scriptorium worker` processes (what `scriptorium up
---workers N` starts). Runs: (a) the single-job path (CHUNK_MINUTES above the length, 1 worker, WORKER_THREADS=2,
-no speakers) as the reference, unless --no-single; (b) parts with speakers on each N of --workers (WORKER_THREADS
+--workers N` starts). Runs: (a) the single-job path (CHUNK_MINUTES above the length, 1 worker, WORKER_THREADS=2
+or --single-threads, no speakers) as the reference, unless --no-single; (b) parts with speakers on each N of
+--workers (WORKER_THREADS
 = cores / N each). Each reports wall time (submit -> done), every worker's peak RSS (VmHWM), the parts, and
 against (a): WER, and words lost or duplicated within 3 s of a seam, speakers found. With --out every run and the
 comparison are appended there as JSON lines as soon as they are measured.
@@ -224,6 +225,10 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="parts runs: how many workers each (comma-separated)")
     ap.add_argument("--no-single", action="store_true", help="skip the single-job reference (and so the WER)")
     ap.add_argument("--no-speakers", action="store_true", help="parts runs without speaker detection")
+    ap.add_argument("--single-threads", type=int, default=None,
+                    help="WORKER_THREADS of the single job (default min(2, cores)); the thread count alone changes "
+                         "tiny.en's int8 words a little (1.07%% on 8 min, 1 vs 2 threads), so match the parts run "
+                         "you compare with")
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds per run (default: 15 min, or 3x the recording's length when longer)")
     ap.add_argument("--out", type=Path, help="append each run and comparison here as JSON lines")
@@ -259,7 +264,8 @@ def main() -> None:
               f"CHUNK_MINUTES={args.chunk}, {cores} cores, load {os.getloadavg()[0]:.1f}", flush=True)
         emit(dict(recording_minutes=args.minutes, chunk_minutes=args.chunk, model=args.model, cores=cores,
                   load=os.getloadavg()[0], started=time.strftime("%Y-%m-%dT%H:%M:%S")))
-        plans = ([] if args.no_single else [("single", 1, min(2, cores), 100000.0, False)]) + [
+        single_threads = args.single_threads or min(2, cores)
+        plans = ([] if args.no_single else [("single", 1, single_threads, 100000.0, False)]) + [
             (f"parts{n}", n, max(1, cores // n), args.chunk, not args.no_speakers)
             for n in map(int, args.workers.split(","))]
         ref = None
