@@ -139,8 +139,8 @@ def extract_span(source: str, start: float, length: float, dest: str | os.PathLi
 
     ``progress(fraction)`` runs about twice a second while ffmpeg works; an exception it raises kills ffmpeg."""
     dest = Path(dest)
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-t",
-           f"{length:.3f}", "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.6f}", "-t",
+           f"{length:.6f}", "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
            "-c:a", "pcm_s16le", str(dest)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
