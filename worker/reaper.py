@@ -118,6 +118,9 @@ def reap_parts(max_attempts: int, stale_after: float = STALE_AFTER,
     enqueue_parts = []
     for part in stale:
         t = db.session.get(Transcript, part.transcript_id, with_for_update=True)
+        if t is None or t.status != "running":  # its transcript failed or was cancelled: nothing to run again
+            part.status, part.worker, part.progress = "cancelled", None, 0
+            continue
         retry = part.attempts < max_attempts
         requeue_or_fail(t, part, f"the worker stopped during part {part.idx + 1} ({part.attempts} times)", retry)
         (done["parts_requeued"] if retry else done["parts_failed"]).append(part.id)
