@@ -1,19 +1,24 @@
 """Long recordings through real worker processes (issue 11): one job vs. parts on 1 and 2 workers.
 
-    nice .venv/bin/python bench/long.py --minutes 20 --chunk 5          # the figures in docs/benchmarks.md
-    nice .venv/bin/python bench/long.py --threshold                     # the voiceprint distance on real speech
+    nice .venv/bin/python bench/long.py --minutes 8 --chunk 2                   # the figures in docs/benchmarks.md
+    nice .venv/bin/python bench/long.py --minutes 120 --workers 1,2 --out long-2h.jsonl
+    nice .venv/bin/python bench/long.py --minutes 600 --workers 2 --no-single --out long-10h.jsonl
+    nice .venv/bin/python bench/long.py --threshold                             # the voiceprint distance on real speech
 
 The recording: pyannote's real two-speaker sample.wav (30 s) repeated, with a short espeak-ng sentence between
-copies (a different one each time, so repeats are not identical), 16 kHz WAV. A throwaway embedded PostgreSQL and
-Redis and local media storage; `scriptorium worker` processes (what `scriptorium up --workers N` starts).
-Runs: (a) the single-job path (CHUNK_MINUTES above the length, 1 worker, WORKER_THREADS=2) as the reference;
-(b) parts on 1 worker (WORKER_THREADS=1); (c) parts on 2 workers (WORKER_THREADS=1 each). Each reports wall time
-(submit -> done), every worker's peak RSS (VmHWM), and for (b)/(c) the merged words against (a): WER, words lost
-or duplicated within 3 s of a seam, speakers found.
+copies (a different one each time, so repeats are not identical), 16 kHz WAV written as it is built. A throwaway
+embedded PostgreSQL and Redis and local media storage; `scriptorium worker` processes (what `scriptorium up
+--workers N` starts). Runs: (a) the single-job path (CHUNK_MINUTES above the length, 1 worker, WORKER_THREADS=2
+or --single-threads, no speakers) as the reference, unless --no-single; (b) parts with speakers on each N of
+--workers (WORKER_THREADS
+= cores / N each). Each reports wall time (submit -> done), every worker's peak RSS (VmHWM), the parts, and
+against (a): WER, and words lost or duplicated within 3 s of a seam, speakers found. With --out every run and the
+comparison are appended there as JSON lines as soon as they are measured.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -42,21 +47,22 @@ def sample_wav() -> Path:
 
 
 def build(minutes: float, out: Path) -> Path:
+    """Written piece by piece: a 10-hour recording is 1.2 GB of WAV, never held in memory."""
     from worker.audio import SAMPLE_RATE, load_audio
 
-    real = load_audio(sample_wav())
-    pieces, total, i = [], 0, 0
-    while total < minutes * 60 * SAMPLE_RATE:
-        tts = out.parent / f"line-{i % len(LINES)}.wav"
-        if not tts.exists():
-            subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(tts), LINES[i % len(LINES)]], check=True)
-        for x in (real, np.zeros(SAMPLE_RATE // 2, np.float32), load_audio(tts), np.zeros(SAMPLE_RATE, np.float32)):
-            pieces.append(x)
-            total += len(x)
-        i += 1
+    real = (load_audio(sample_wav()) * 32767).astype("<i2").tobytes()
+    total, i = 0, 0
     with wave.open(str(out), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.concatenate(pieces) * 32767).astype("<i2").tobytes())
+        while total < minutes * 60 * SAMPLE_RATE:
+            tts = out.parent / f"line-{i % len(LINES)}.wav"
+            if not tts.exists():
+                subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(tts), LINES[i % len(LINES)]], check=True)
+            line = (load_audio(tts) * 32767).astype("<i2").tobytes()
+            for x in (real, bytes(SAMPLE_RATE), line, bytes(2 * SAMPLE_RATE)):  # 0.5 s and 1 s of silence
+                w.writeframes(x)
+                total += len(x) // 2
+            i += 1
     return out
 
 
@@ -64,14 +70,39 @@ def words(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
 
 
-def wer(ref: list[str], hyp: list[str]) -> float:
-    """Word error rate: word-level Levenshtein distance over the reference length."""
+def levenshtein(ref: list[str], hyp: list[str]) -> int:
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[0], i
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[len(hyp)] / max(1, len(ref))
+    return row[len(hyp)]
+
+
+def wer(ref: list[str], hyp: list[str]) -> float:
+    """Word error rate: word-level Levenshtein distance over the reference length."""
+    return levenshtein(ref, hyp) / max(1, len(ref))
+
+
+def timed_wer(ref: list[tuple[str, float]], hyp: list[tuple[str, float]], window: float = 60.0) -> tuple[float, int]:
+    """WER of two timed word lists on one clock, summed over windows of about ``window`` seconds cut where neither
+    has a word within 0.5 s (an hour is ~10,000 words: one Levenshtein table over ten hours would not fit).
+    Exact unless a word moved across a cut. Returns (WER, edits)."""
+    times = sorted(t for _, t in ref + hyp)
+    cuts, last = [], 0.0
+    for a, b in zip(times, times[1:]):
+        if b - a > 1.0 and (a + b) / 2 - last >= window:
+            last = (a + b) / 2
+            cuts.append(last)
+    from bisect import bisect_left
+
+    rt, ht = [t for _, t in ref], [t for _, t in hyp]
+    edits, bounds = 0, [-1e9, *cuts, 1e12]
+    for lo, hi in zip(bounds, bounds[1:]):
+        r = ref[bisect_left(rt, lo):bisect_left(rt, hi)]
+        h = hyp[bisect_left(ht, lo):bisect_left(ht, hi)]
+        edits += levenshtein([w for w, _ in r], [w for w, _ in h])
+    return edits / max(1, len(ref)), edits
 
 
 def seam_errors(ref: list[tuple[str, float]], hyp: list[tuple[str, float]], seams: list[float]) -> tuple[int, int]:
@@ -118,7 +149,8 @@ def threshold() -> None:
             print(f"{a} vs {b}: cosine distance {1 - float(prints[a] @ prints[b]):.3f} ({kind})")
 
 
-def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, chunk: float, tag: str) -> dict:
+def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, chunk: float, tag: str,
+        diarize: bool, timeout: float) -> dict:
     from sqlalchemy import select
 
     from webapp.extensions import db
@@ -135,7 +167,7 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
 
         owner = db.session.scalar(select(User))
         with open(path, "rb") as fh:
-            tid = submit_media(fh, f"{tag}.wav", "upload", {"diarize": chunk < 100, "language": "en"},
+            tid = submit_media(fh, f"{tag}.wav", "upload", {"diarize": diarize, "language": "en"},
                                owner=owner).transcript.id
         db.session.remove()
     t0 = time.monotonic()
@@ -147,8 +179,8 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
                 db.session.remove()
             if status not in ("queued", "running"):
                 break
-            if time.monotonic() - t0 > 900:
-                raise SystemExit(f"{tag}: not done after 15 minutes")
+            if time.monotonic() - t0 > timeout:
+                raise SystemExit(f"{tag}: not done after {timeout:.0f} s")
             time.sleep(0.5)
         wall = time.monotonic() - t0
         rss = [peak_rss_mb(p.pid) for p in procs]
@@ -163,13 +195,25 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
             select(Word).where(Word.transcript_id == tid).order_by(Word.start, Word.id))]
         parts = db.session.scalars(select(TranscriptPart).where(TranscriptPart.transcript_id == tid)
                                    .order_by(TranscriptPart.idx)).all()
-        out = dict(tag=tag, status=t.status, error=t.error, wall=wall, rss=rss, words=ws,
-                   seams=[p.start for p in parts[1:]], parts=len(parts), speakers=len({s for *_, s in ws if s}),
-                   duration=t.duration)
+        out = dict(tag=tag, workers=n_workers, threads=threads, chunk_minutes=chunk, status=t.status, error=t.error,
+                   wall=round(wall, 1), rss_mb=[round(r) for r in rss], words=ws,
+                   seams=[p.start for p in parts[1:]], parts=len(parts),
+                   attempts=[p.attempts for p in parts], speakers=len({s for *_, s in ws if s}), duration=t.duration)
         db.session.remove()
     print(f"{tag}: {out['status']} in {wall:.1f} s, {len(parts)} parts, workers' peak RSS "
           f"{', '.join(f'{r:.0f} MB' for r in rss)}, {len(ws)} words, {out['speakers']} speakers", flush=True)
     return out
+
+
+def compare(ref: dict, r: dict) -> dict:
+    """The merged transcript against the single job's: WER, and words lost or duplicated around the seams."""
+    rw = [(w, t) for word, t, _ in ref["words"] for w in words(word)]
+    hw = [(w, t) for word, t, _ in r["words"] for w in words(word)]
+    rate, edits = timed_wer(rw, hw)
+    lost, dup = seam_errors(rw, hw, r["seams"])
+    return dict(tag=r["tag"], vs="single", wer=round(100 * rate, 2), edits=edits, words=len(hw), ref_words=len(rw),
+                seams=len(r["seams"]), seam_lost=lost, seam_duplicated=dup, speakers=r["speakers"],
+                wall=r["wall"], ref_wall=ref["wall"])
 
 
 def main() -> None:
@@ -178,7 +222,16 @@ def main() -> None:
     ap.add_argument("--chunk", type=float, default=5, help="CHUNK_MINUTES for the parts runs")
     ap.add_argument("--model", default="tiny.en")
     ap.add_argument("--threshold", action="store_true", help="only measure voiceprint distances on sample.wav")
-    ap.add_argument("--runs", default="single,parts1,parts2")
+    ap.add_argument("--workers", default="1,2", help="parts runs: how many workers each (comma-separated)")
+    ap.add_argument("--no-single", action="store_true", help="skip the single-job reference (and so the WER)")
+    ap.add_argument("--no-speakers", action="store_true", help="parts runs without speaker detection")
+    ap.add_argument("--single-threads", type=int, default=None,
+                    help="WORKER_THREADS of the single job (default min(2, cores)); the thread count alone changes "
+                         "tiny.en's int8 words a little (1.07%% on 8 min, 1 vs 2 threads), so match the parts run "
+                         "you compare with")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="seconds per run (default: 15 min, or 3x the recording's length when longer)")
+    ap.add_argument("--out", type=Path, help="append each run and comparison here as JSON lines")
     args = ap.parse_args()
     if args.threshold:
         return threshold()
@@ -186,13 +239,21 @@ def main() -> None:
     from webapp import create_app, migrate
     from webapp import settings as settings_mod
 
+    cores = os.cpu_count() or 1
+    timeout = args.timeout or max(900.0, 3 * args.minutes * 60)
+
+    def emit(record: dict) -> None:
+        if args.out:
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # `timeout` still stops the workers and databases
     with ExitStack() as stack:
         root, pg, redis = stack.enter_context(throwaway("scriptorium-long-", database="long"))
         migrate.upgrade(pg.url)
         env = {"DATABASE_URL": pg.url, "REDIS_URL": redis.url, "SECRET_KEY": "long-bench-secret-0123456789",
                "SCRIPTORIUM_DATA_DIR": str(root / "data"), "WHISPER_MODEL": args.model, "WHISPER_DEVICE": "cpu",
-               "MAX_DURATION_MINUTES": "700"}
+               "MAX_DURATION_MINUTES": str(max(700, int(args.minutes) + 10))}
         app = create_app(settings=settings_mod.load(env))
         with app.app_context():
             from webapp.services.accounts import create_user
@@ -200,32 +261,34 @@ def main() -> None:
             create_user("bench", admin=True)
         path = build(args.minutes, root / "long.wav")
         print(f"recording: {args.minutes:.0f} min ({path.stat().st_size / 1e6:.0f} MB WAV), model {args.model}, "
-              f"CHUNK_MINUTES={args.chunk}, {os.cpu_count()} cores", flush=True)
-        results = {}
-        for name in args.runs.split(","):
-            workers, threads, chunk = {"single": (1, 2, 1000), "parts1": (1, 1, args.chunk),
-                                       "parts2": (2, 1, args.chunk)}[name]
-            # each run is a new transcript: vary the options key by its name through the title-free language
-            results[name] = run(app, env, root, path, workers, threads, chunk, name)
+              f"CHUNK_MINUTES={args.chunk}, {cores} cores, load {os.getloadavg()[0]:.1f}", flush=True)
+        emit(dict(recording_minutes=args.minutes, chunk_minutes=args.chunk, model=args.model, cores=cores,
+                  load=os.getloadavg()[0], started=time.strftime("%Y-%m-%dT%H:%M:%S")))
+        single_threads = args.single_threads or min(2, cores)
+        plans = ([] if args.no_single else [("single", 1, single_threads, 100000.0, False)]) + [
+            (f"parts{n}", n, max(1, cores // n), args.chunk, not args.no_speakers)
+            for n in map(int, args.workers.split(","))]
+        ref = None
+        for tag, n, threads, chunk, diarize in plans:
+            r = run(app, env, root, path, n, threads, chunk, tag, diarize, timeout)
+            emit({k: v for k, v in r.items() if k != "words"} | {"load": os.getloadavg()[0]})
+            if tag == "single":
+                ref = r
+            elif ref is not None:
+                c = compare(ref, r)
+                emit(c)
+                print(f"{tag} vs single job: WER {c['wer']:.2f}% ({c['words']} vs {c['ref_words']} words); at "
+                      f"{c['seams']} seams: {c['seam_lost']} lost, {c['seam_duplicated']} duplicated; speakers "
+                      f"{c['speakers']}; wall {c['wall']:.1f} s vs {c['ref_wall']:.1f} s", flush=True)
             with app.app_context():  # the next run submits the same bytes with the same options: free the slot
+                from sqlalchemy import delete
+
                 from webapp.extensions import db
                 from webapp.models import Transcript
-                from sqlalchemy import delete
 
                 db.session.execute(delete(Transcript))
                 db.session.commit()
                 db.session.remove()
-        ref = results.get("single")
-        if ref:
-            rw = [(w, t) for word, t, _ in ref["words"] for w in words(word)]
-            for name, r in results.items():
-                if name == "single":
-                    continue
-                hw = [(w, t) for word, t, _ in r["words"] for w in words(word)]
-                lost, dup = seam_errors(rw, hw, r["seams"])
-                print(f"{name} vs single job: WER {100 * wer([w for w, _ in rw], [w for w, _ in hw]):.2f}% "
-                      f"({len(hw)} vs {len(rw)} words); at {len(r['seams'])} seams: {lost} lost, {dup} duplicated; "
-                      f"speakers {r['speakers']}; wall {r['wall']:.1f} s vs {ref['wall']:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

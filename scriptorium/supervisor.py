@@ -25,9 +25,10 @@ class Role:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
+    env: dict[str, str] = field(default_factory=dict)  # this role's own settings over the shared ones
 
     def start(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(self.argv, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv, env={**env, **self.env}, start_new_session=True)
         self.started_at = time.monotonic()
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -99,11 +100,16 @@ def up(host: str = "127.0.0.1", port: int = 8000, with_worker: bool = True, with
                                         "--workers", str(web_workers or settings.web_workers)]))
         if with_worker:
             for n in range(max(1, workers)):  # any of them takes any job or part (issue 11)
-                roles.append(Role("worker" if workers <= 1 else f"worker-{n + 1}", exe + ["worker"]))
+                # each worker serves its own metrics: worker N on METRICS_PORT + N - 1 (one port cannot serve two)
+                own = {"METRICS_PORT": str(settings.metrics_port + n)} if settings.metrics_port and n else {}
+                roles.append(Role("worker" if workers <= 1 else f"worker-{n + 1}", exe + ["worker"], env=own))
         ingest_wanted = (settings.watch_dir is not None or settings.minio_redis_url or settings.minio_listen
                          or settings.minio_webhook_token)  # the hook only queues events; ingest handles them
         if with_ingest and ingest_wanted and _ingest_available():
-            roles.append(Role("ingest", exe + ["ingest"]))
+            # the ingester serves its metrics after the workers' ports (one port cannot serve two processes)
+            after = max(1, workers) if with_worker else 0
+            own = {"METRICS_PORT": str(settings.metrics_port + after)} if settings.metrics_port and after else {}
+            roles.append(Role("ingest", exe + ["ingest"], env=own))
         # The roles import wsgi.py and the packages from the project root, wherever `up` was started.
         root = str(Path(__file__).resolve().parent.parent)
         cwd_env = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")])))

@@ -15,8 +15,8 @@ import numpy as np
 
 from webapp.media_probe import MediaError, MediaInfo, ffmpeg_exe, probe
 
-__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "extract_span", "ffmpeg_exe", "load_audio", "probe", "quiet_point",
-           "voice_per_channel"]
+__all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "extract_span", "ffmpeg_exe", "load_audio", "probe",
+           "speech_from_probabilities", "speech_probabilities", "voice_per_channel", "whisper_chunks"]
 
 SAMPLE_RATE = 16000
 _CHUNK_BYTES = 1 << 20  # 1 MiB of s16le = 32 s of audio per read
@@ -139,8 +139,8 @@ def extract_span(source: str, start: float, length: float, dest: str | os.PathLi
 
     ``progress(fraction)`` runs about twice a second while ffmpeg works; an exception it raises kills ffmpeg."""
     dest = Path(dest)
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}", "-t",
-           f"{length:.3f}", "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.6f}", "-t",
+           f"{length:.6f}", "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
            "-c:a", "pcm_s16le", str(dest)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -162,30 +162,170 @@ def extract_span(source: str, start: float, length: float, dest: str | os.PathLi
     return dest
 
 
-QUIET_RATE = 8000  # a cheap low-rate decode is plenty to find the pauses between words
-QUIET_WINDOWS_S = (0.6, 0.1)  # a cut goes in the middle of the quietest long stretch, at its quietest instant
+# --- the single job's VAD, over a whole recording in bounded memory (issue 11) ------------------------------------
+# A part must decode exactly the 30 s chunks the single job would decode (tiny models hear a word differently in
+# another chunk), so the split runs the single job's VAD over the whole recording once and cuts only between its
+# chunks. faster-whisper's Silero VAD runs its ONNX model over 512-sample windows, 10,000 windows per call with the
+# LSTM state carried from call to call, each window seeing the previous window's last 64 samples: feeding it block by
+# block on those same 10,000-window boundaries, with the state and the 64 samples carried over, gives the very
+# probabilities the whole-file call gives, while holding one 320 s block (20 MB) and one float per 32 ms.
+
+VAD_WINDOW = 512
+VAD_CONTEXT = 64
+VAD_BATCH = 10_000  # windows per ONNX call in faster_whisper.vad.SileroVADModel
+CHUNK_S = 30.0  # the batched pipeline's chunk length: VAD segments are packed into chunks of at most this
 
 
-def quiet_point(source: str, around: float, reach: float) -> float:
-    """A point in a pause within ``reach`` seconds of ``around``: where the sum of the levels over the
-    QUIET_WINDOWS_S centred there is lowest (an energy VAD over an 8 kHz decode of that window only), slightly
-    preferring points near ``around``. The long window favours the pauses between sentences over those between
-    words, the short one the quietest instant inside it; a cut there never falls inside a word."""
-    lo = max(0.0, around - reach)
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{lo:.3f}", "-t", f"{2 * reach:.3f}",
-           "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(QUIET_RATE), "-f", "s16le", "-"]
-    out = subprocess.run(cmd, capture_output=True, check=False).stdout
-    x = np.frombuffer(out[:len(out) - len(out) % 2], dtype="<i2").astype(np.float32)
-    hop = QUIET_RATE // 100  # 10 ms frames
-    if len(x) < hop * 100:
-        return around
-    frames = (x[:len(x) // hop * hop].reshape(-1, hop) ** 2).mean(axis=1)
-    score = np.zeros(len(frames))
-    for seconds in QUIET_WINDOWS_S:
-        width = max(1, int(seconds * 100))
-        score += 10 * np.log10(np.convolve(frames, np.ones(width) / width, mode="same") + 1e-3)
-    edge = int(max(QUIET_WINDOWS_S) * 50)  # where the long window would reach past the decoded audio
-    centres = lo + (np.arange(len(frames)) + 0.5) * 0.01
-    score += np.abs(centres - around) / 10.0  # 1 dB per 10 s away: among equal pauses, the nearest wins
-    best = edge + int(np.argmin(score[edge:len(score) - edge]))
-    return float(round(centres[best], 3))
+def _vad_options():
+    """The VAD options BatchedInferencePipeline.transcribe uses when given none (faster-whisper 1.2)."""
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(max_speech_duration_s=CHUNK_S, min_silence_duration_ms=160)
+
+
+def speech_probabilities(source: str, progress: Callable[[float], None] | None = None,
+                         duration: float | None = None) -> tuple[np.ndarray, int]:
+    """Silero's speech probability per 512-sample window of the whole of ``source`` (decoded by ffmpeg exactly as
+    ``load_audio`` decodes it), and the number of samples. Equal to faster-whisper's whole-file pass."""
+    from faster_whisper.vad import get_vad_model
+
+    session = get_vad_model().session
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(source), "-map", "0:a:0", "-vn",
+           "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    block = VAD_WINDOW * VAD_BATCH
+    h = np.zeros((1, 1, 128), dtype=np.float32)
+    c = np.zeros((1, 1, 128), dtype=np.float32)
+    tail = np.zeros(VAD_CONTEXT, dtype=np.float32)
+    probs: list[np.ndarray] = []
+    pending = np.empty(0, dtype=np.float32)
+    total = 0
+
+    def run(x: np.ndarray) -> None:
+        nonlocal h, c, tail
+        windows = x.reshape(-1, VAD_WINDOW)
+        context = np.empty((len(windows), VAD_CONTEXT), dtype=np.float32)
+        context[0], context[1:] = tail, windows[:-1, -VAD_CONTEXT:]
+        out, h, c = session.run(None, {"input": np.concatenate([context, windows], 1), "h": h, "c": c})
+        probs.append(np.asarray(out, dtype=np.float32).reshape(-1))
+        tail = windows[-1, -VAD_CONTEXT:].copy()
+
+    carry = b""
+    try:
+        while chunk := proc.stdout.read(_CHUNK_BYTES):
+            chunk = carry + chunk
+            usable = len(chunk) - len(chunk) % 2
+            carry = chunk[usable:]
+            x = np.frombuffer(chunk[:usable], dtype="<i2").astype(np.float32) / 32768.0
+            total += len(x)
+            pending = np.concatenate([pending, x])
+            while len(pending) >= block:
+                run(pending[:block])
+                pending = pending[block:]
+            if progress is not None and duration:
+                progress(min(total / SAMPLE_RATE / duration, 1.0))
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        proc.stdout.close()
+        rc = proc.wait()
+    if rc != 0 or total == 0:
+        raise MediaError("the file is truncated or corrupt")
+    # the whole-file pass pads with zeros up to the next multiple of 512 (a whole window when already a multiple)
+    run(np.concatenate([pending, np.zeros(VAD_WINDOW - total % VAD_WINDOW, dtype=np.float32)]))
+    return np.concatenate(probs), total
+
+
+def speech_from_probabilities(speech_probs: np.ndarray, audio_length_samples: int, vad_options=None) -> list[dict]:
+    """faster_whisper.vad.get_speech_timestamps (1.2) from already computed probabilities: speech segments as
+    {"start", "end"} in samples. The same steps line for line (tests/worker/test_parts.py checks the two agree)."""
+    o = vad_options or _vad_options()
+    sampling_rate, window_size_samples = SAMPLE_RATE, VAD_WINDOW
+    threshold = o.threshold
+    neg_threshold = o.neg_threshold if o.neg_threshold is not None else max(threshold - 0.15, 0.01)
+    min_speech_samples = sampling_rate * o.min_speech_duration_ms / 1000
+    speech_pad_samples = sampling_rate * o.speech_pad_ms / 1000
+    max_speech_samples = sampling_rate * o.max_speech_duration_s - window_size_samples - 2 * speech_pad_samples
+    min_silence_samples = sampling_rate * o.min_silence_duration_ms / 1000
+    min_silence_samples_at_max_speech = sampling_rate * 98 / 1000
+
+    triggered = False
+    speeches: list[dict] = []
+    current_speech: dict = {}
+    temp_end = 0
+    prev_end = next_start = 0
+    for i, speech_prob in enumerate(speech_probs.tolist()):
+        if (speech_prob >= threshold) and temp_end:
+            temp_end = 0
+            if next_start < prev_end:
+                next_start = window_size_samples * i
+        if (speech_prob >= threshold) and not triggered:
+            triggered = True
+            current_speech["start"] = window_size_samples * i
+            continue
+        if triggered and (window_size_samples * i) - current_speech["start"] > max_speech_samples:
+            if prev_end:
+                current_speech["end"] = prev_end
+                speeches.append(current_speech)
+                current_speech = {}
+                if next_start < prev_end:
+                    triggered = False
+                else:
+                    current_speech["start"] = next_start
+                prev_end = next_start = temp_end = 0
+            else:
+                current_speech["end"] = window_size_samples * i
+                speeches.append(current_speech)
+                current_speech = {}
+                prev_end = next_start = temp_end = 0
+                triggered = False
+                continue
+        if (speech_prob < neg_threshold) and triggered:
+            if not temp_end:
+                temp_end = window_size_samples * i
+            if (window_size_samples * i) - temp_end > min_silence_samples_at_max_speech:
+                prev_end = temp_end
+            if (window_size_samples * i) - temp_end < min_silence_samples:
+                continue
+            current_speech["end"] = temp_end
+            if (current_speech["end"] - current_speech["start"]) > min_speech_samples:
+                speeches.append(current_speech)
+            current_speech = {}
+            prev_end = next_start = temp_end = 0
+            triggered = False
+            continue
+    if current_speech and (audio_length_samples - current_speech["start"]) > min_speech_samples:
+        current_speech["end"] = audio_length_samples
+        speeches.append(current_speech)
+
+    for i, speech in enumerate(speeches):
+        if i == 0:
+            speech["start"] = int(max(0, speech["start"] - speech_pad_samples))
+        if i != len(speeches) - 1:
+            silence_duration = speeches[i + 1]["start"] - speech["end"]
+            if silence_duration < 2 * speech_pad_samples:
+                speech["end"] += int(silence_duration // 2)
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - silence_duration // 2))
+            else:
+                speech["end"] = int(min(audio_length_samples, speech["end"] + speech_pad_samples))
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - speech_pad_samples))
+        else:
+            speech["end"] = int(min(audio_length_samples, speech["end"] + speech_pad_samples))
+    return speeches
+
+
+def whisper_chunks(speech: list[dict], max_s: float = CHUNK_S) -> list[list[dict]]:
+    """The speech segments grouped as faster_whisper.vad.collect_chunks groups them: greedily, from the first, into
+    chunks of at most ``max_s`` seconds of speech (the silences between segments are dropped, not counted)."""
+    chunks: list[list[dict]] = []
+    size = 0
+    for seg in speech:
+        n = seg["end"] - seg["start"]
+        if not chunks or size + n > max_s * SAMPLE_RATE:
+            chunks.append([seg])
+            size = n
+        else:
+            chunks[-1].append(seg)
+            size += n
+    return chunks

@@ -1,9 +1,11 @@
 """Long recordings as many RQ jobs (issue 11): split at pauses, one job per part, one merge at the end.
 
-* ``split`` (called by ``worker.tasks`` when a claimed recording is longer than CHUNK_MINUTES): picks cut points in
-  pauses near evenly spaced boundaries (``audio.quiet_point``: an energy VAD over an 8 kHz decode of a window around
-  each boundary), writes the plan as ``transcript_parts`` rows and enqueues one job per part. Parts are cut exactly
-  at a pause and do not overlap, so every word lies in exactly one part and the merge simply concatenates.
+* ``split`` (called by ``worker.tasks`` when a claimed recording is longer than CHUNK_MINUTES): runs the single
+  job's VAD over the whole recording, block by block (``audio.speech_probabilities``), groups its speech into the
+  single job's 30 s chunks, and cuts near evenly spaced boundaries only in the pause between two chunks. It writes
+  the plan as ``transcript_parts`` rows (each with its speech segments) and enqueues one job per part. Parts do not
+  overlap and each decodes exactly the single job's chunks (no VAD of its own, whose state would start afresh and
+  find other segments), so the merged words are the single job's, and the merge simply concatenates.
 * ``transcribe_part``: decodes only its span (ffmpeg ``-ss``/``-t`` input seeking on the stored file, or on a
   presigned URL for S3, which ffmpeg reads with HTTP range requests: nothing else of a multi-GB object is
   downloaded), runs the pure pipeline on it, computes its speakers' voiceprints, and stores the result on its row.
@@ -22,7 +24,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rq import get_current_job
 from sqlalchemy import exists, select, update
@@ -55,22 +57,39 @@ def media_source(key: str) -> str:
     return store.client.presigned_get_object(store.bucket, storage.check_key(key), expires=PRESIGN_FOR)
 
 
-def plan(source: str, duration: float, chunk_s: float) -> list[tuple[float, float]]:
-    """(start, end) of each part: about ``duration / ceil(duration / chunk_s)`` long, cut in pauses."""
+def plan(source: str, duration: float, chunk_s: float,
+         progress: Callable[[float], None] | None = None) -> list[tuple[float, float, list[list[int]]]]:
+    """(start, end, speech) of each part: about ``duration / ceil(duration / chunk_s)`` long, cut between two of
+    the 30 s chunks the single job would decode, in the pause between them; ``speech``: the VAD's speech segments
+    inside the part, [start, end] in samples of the whole recording. The VAD is the single job's, run over the
+    whole recording once (``audio.speech_probabilities``, block by block), so every part decodes exactly the
+    single job's chunks: the merged transcript is the single job's, seams included. A part is therefore never
+    shorter than one chunk (30 s of speech). ``progress(fraction)`` runs as the VAD reads; it may raise to stop."""
+    from worker.audio import SAMPLE_RATE, speech_from_probabilities, speech_probabilities, whisper_chunks
+
+    probs, total = speech_probabilities(source, progress, duration=duration)
+    speech = speech_from_probabilities(probs, total)
+    duration = total / SAMPLE_RATE
+    chunks = whisper_chunks(speech)
+    ms = SAMPLE_RATE // 1000
+    bounds = []  # where a part may start: a millisecond in the pause before each chunk but the first
+    for before, after in zip(chunks, chunks[1:]):
+        lo, hi = before[-1]["end"], after[0]["start"]
+        cut = (lo + hi) // 2 // ms * ms
+        if cut < lo:
+            cut = -(-lo // ms) * ms
+        bounds.append(cut if cut <= hi else round((lo + hi) / 2 / ms) * ms)  # segments touching: the nearest ms
     n = max(1, math.ceil(duration / chunk_s))
-    step = duration / n
-    cuts = [0.0]
+    cuts = [0]
     for i in range(1, n):
-        cut = quiet(source, i * step, min(30.0, step / 4))
-        cuts.append(max(cut, cuts[-1] + 1.0))
-    cuts.append(duration)
-    return list(zip(cuts, cuts[1:]))
-
-
-def quiet(source: str, around: float, reach: float) -> float:
-    from worker.audio import quiet_point
-
-    return quiet_point(source, around, reach)
+        want = i * duration / n * SAMPLE_RATE
+        best = min((b for b in bounds if b > cuts[-1]), key=lambda b: abs(b - want), default=None)
+        if best is not None and best < total:
+            cuts.append(best)
+    cuts.append(total)
+    return [(a / SAMPLE_RATE, b / SAMPLE_RATE,
+             [[s["start"], s["end"]] for s in speech if a <= (s["start"] + s["end"]) / 2 < b])
+            for a, b in zip(cuts, cuts[1:])]
 
 
 # --- splitting ---------------------------------------------------------------------------------------------------
@@ -83,14 +102,28 @@ def split(transcript_id: int, key: str, duration: float) -> int:
     existing = db.session.scalars(select(TranscriptPart).where(TranscriptPart.transcript_id == transcript_id)
                                   .order_by(TranscriptPart.idx)).all()
     db.session.rollback()
-    spans = None if existing else plan(media_source(key), duration, settings.chunk_minutes * 60)
+    spans = None
+    if not existing:  # the whole recording's VAD takes a while (~1 s per 2 min of audio): keep the row alive
+        from worker.tasks import Heartbeat
+
+        heart = Heartbeat(get_app(), transcript_id)
+        heart.start()
+        try:
+            def stop_if_cancelled(fraction: float) -> None:
+                if heart.cancelled.is_set():
+                    raise JobCancelled()
+
+            spans = plan(media_source(key), duration, settings.chunk_minutes * 60, stop_if_cancelled)
+        finally:
+            heart.stop()
     t = db.session.get(Transcript, transcript_id, with_for_update=True, populate_existing=True)
     if t is None or t.status != "running" or t.worker != _me():
         db.session.rollback()
         raise JobCancelled()
     if spans is not None:
-        for i, (a, b) in enumerate(spans):
-            db.session.add(TranscriptPart(transcript_id=t.id, idx=i, start=a, end=b, status="queued"))
+        for i, (a, b, speech) in enumerate(spans):  # the part's speech waits in ``result`` until its own result
+            db.session.add(TranscriptPart(transcript_id=t.id, idx=i, start=a, end=b, status="queued",
+                                          result={"speech": speech}))
         db.session.flush()
     todo = db.session.scalars(select(TranscriptPart).where(
         TranscriptPart.transcript_id == t.id, TranscriptPart.status != "done").order_by(TranscriptPart.idx)).all()
@@ -180,6 +213,7 @@ def _run_part(part_id: int) -> dict | None:
     part = db.session.get(TranscriptPart, part_id)
     t = db.session.get(Transcript, part.transcript_id)
     tid, idx, start, end = t.id, part.idx, part.start, part.end
+    planned = (part.result or {}).get("speech")  # None for a part planned before the VAD plan: its own VAD runs
     key, options = t.media.storage_key, Options.from_dict(t.options)
     db.session.close()
     settings = get_app().config["SCRIPTORIUM"]
@@ -197,7 +231,8 @@ def _run_part(part_id: int) -> dict | None:
             result = pipeline.transcribe(
                 wav, options, progress=progress, device=settings.whisper_device,
                 compute_type=settings.whisper_compute_type, default_model=settings.whisper_model,
-                cpu_threads=settings.worker_threads, model_paths=settings.whisper_model_paths)
+                cpu_threads=settings.worker_threads, model_paths=settings.whisper_model_paths,
+                speech=None if planned is None else part_speech(planned, start, end))
             prints = {}
             if options.diarize and result.speakers:
                 from worker import voiceprints
@@ -226,6 +261,15 @@ def _run_part(part_id: int) -> dict | None:
         raise
     finally:
         watch.stop()
+
+
+def part_speech(planned: list[list[int]], start: float, end: float) -> list[dict]:
+    """The planned speech segments (samples of the recording) on the part's own clock, inside the part."""
+    from worker.audio import SAMPLE_RATE
+
+    off, n = round(start * SAMPLE_RATE), round((end - start) * SAMPLE_RATE)
+    out = [{"start": max(0, a - off), "end": min(n, b - off)} for a, b in planned]
+    return [s for s in out if s["end"] > s["start"]]
 
 
 def _shifted(result: TranscriptResult, offset: float) -> dict[str, Any]:

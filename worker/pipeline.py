@@ -240,9 +240,33 @@ def _clips(windows: list[list[float]], langs: list[tuple[str, float]]) -> dict[s
     return clips
 
 
-def _run_asr(model: Any, samples: Any, options: Options, report: Callable[[float], None]) -> tuple:
+def _batched_on_speech(batched: Any, samples: Any, speech: list[dict], **kwargs: Any) -> tuple:
+    """What ``batched.transcribe(samples, **kwargs)`` does with its own VAD, on the speech segments given instead
+    (a part of a long recording, with the whole recording's VAD: issue 11): the segments' audio is joined and
+    packed into the same chunks (``media.whisper_chunks``, as faster-whisper's collect_chunks), each chunk handed
+    over as a clip of the joined audio, and the times mapped back as faster-whisper maps them."""
+    import numpy as np
+    from faster_whisper.transcribe import restore_speech_timestamps
+
+    sr = media.SAMPLE_RATE
+    joined = np.concatenate([samples[s["start"]:s["end"]] for s in speech]) if speech else samples[:0]
+    clips, at = [], 0
+    for chunk in media.whisper_chunks(speech):
+        n = sum(s["end"] - s["start"] for s in chunk)
+        clips.append({"start": (at + 0.5) / sr, "end": (at + n + 0.5) / sr})  # int(x * sr) gives back the sample
+        at += n
+    if not clips:
+        return [], None
+    fw_segments, info = batched.transcribe(joined, clip_timestamps=clips, vad_filter=False, **kwargs)
+    return restore_speech_timestamps(fw_segments, speech, sr), info
+
+
+def _run_asr(model: Any, samples: Any, options: Options, report: Callable[[float], None],
+             speech: list[dict] | None = None) -> tuple:
     """Text, words and languages. Returns (segments, language, probability): with no language given, every
-    segment carries the language of its stretch of speech, and the transcript's is the one spoken longest."""
+    segment carries the language of its stretch of speech, and the transcript's is the one spoken longest.
+    ``speech``: the VAD's speech segments (samples) to decode instead of running the VAD (a part of a long
+    recording); used when the language is known (given, or an English-only model)."""
     from faster_whisper import BatchedInferencePipeline
 
     multilingual = model.model.is_multilingual
@@ -254,6 +278,12 @@ def _run_asr(model: Any, samples: Any, options: Options, report: Callable[[float
     common = dict(task=task, batch_size=max(1, options.batch_size), word_timestamps=True,
                   initial_prompt=options.initial_prompt or None, hotwords=options.hotwords or None, **extra)
     windows = _detection_windows(samples) if language is None else []
+    if not windows and speech is not None and language is not None:
+        fw_segments, info = _batched_on_speech(batched, samples, speech, language=language, **common)
+        segments = _segments(fw_segments, duration, report)
+        for seg in segments:
+            seg.language = language
+        return segments, language, None
     if not windows:  # a language given (honoured for the whole file), or no speech found
         fw_segments, info = batched.transcribe(samples, language=language, **common)
         segments = _segments(fw_segments, duration, report)
@@ -305,12 +335,14 @@ def transcribe(
     model_paths: Iterable[str | os.PathLike] | None = None,
     align_model: str | None = None,
     diarization_model: str | os.PathLike | None = None,
+    speech: list[dict] | None = None,
 ) -> TranscriptResult:
     """Transcribe one file. Raises MediaError (bad file, message for users) or ModelNotAvailable.
 
     ``model_paths``: the model folders an admin allowed (plus ``default_model``); None trusts any folder.
     ``align_model``: the configured wav2vec2 aligner(s) (Settings.align_model; see worker.words.aligner_name).
     ``diarization_model``: a local pyannote pipeline folder to diarize with (else the offline diarizer).
+    ``speech``: speech segments (samples) from the whole recording's VAD, for a part of a long recording.
     Every stage calls ``progress`` several times a second, so a callback that raises stops the run promptly."""
     report: Progress = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
@@ -345,7 +377,7 @@ def transcribe(
         now = time.perf_counter()
         timings["load"] = round(now - clock, 3)
         clock = now
-        return _run_asr(model, samples, options, tick)
+        return _run_asr(model, samples, options, tick, speech)
 
     segments, language, probability = _stoppable("transcribe", report, asr)
     done("transcribe")

@@ -115,7 +115,7 @@ def reap_parts(max_attempts: int, stale_after: float = STALE_AFTER,
     db.session.rollback()
     missing = _missing_jobs([j for _, j in queued + merging if j])
     orphans = {pid for pid, j in queued if not j or j in missing}
-    lost_merges = {tid for tid, j in merging if not j or j in missing}
+    lost_merges = {tid: j for tid, j in merging if not j or j in missing}
 
     stale = db.session.scalars(select(TranscriptPart).where(
         TranscriptPart.status == "running", TranscriptPart.updated_at < now - timedelta(seconds=stale_after),
@@ -123,6 +123,9 @@ def reap_parts(max_attempts: int, stale_after: float = STALE_AFTER,
     enqueue_parts = []
     for part in stale:
         t = db.session.get(Transcript, part.transcript_id, with_for_update=True)
+        if t is None or t.status != "running":  # its transcript failed or was cancelled: nothing to run again
+            part.status, part.worker, part.progress = "cancelled", None, 0
+            continue
         retry = part.attempts < max_attempts
         requeue_or_fail(t, part, f"the worker stopped during part {part.idx + 1} ({part.attempts} times)", retry)
         (done["parts_requeued"] if retry else done["parts_failed"]).append(part.id)
@@ -139,7 +142,8 @@ def reap_parts(max_attempts: int, stale_after: float = STALE_AFTER,
         part_service.enqueue_part(part)
     for tid in lost_merges:
         t = db.session.get(Transcript, tid, with_for_update=True, populate_existing=True)
-        if t is not None and t.status == "running" and t.worker == PARTS_WORKER and t.stage == "store":
+        if (t is not None and t.status == "running" and t.worker == PARTS_WORKER and t.stage == "store"
+                and t.rq_job_id == lost_merges[tid]):  # not enqueued again meanwhile by another worker's reaper
             part_service.enqueue_merge(t)  # commits
             done["remerged"].append(tid)
     db.session.rollback()
