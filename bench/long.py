@@ -118,11 +118,12 @@ def seam_errors(ref: list[tuple[str, float]], hyp: list[tuple[str, float]], seam
     return lost, dup
 
 
-def peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak RSS; None once it has exited (a zombie has no memory figures)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    return float("nan")
+    return None
 
 
 def threshold() -> None:
@@ -184,6 +185,12 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
             time.sleep(0.5)
         wall = time.monotonic() - t0
         rss = [peak_rss_mb(p.pid) for p in procs]
+        exits = [p.poll() for p in procs]
+        if any(code is not None for code in exits):  # a worker stopped before the end: keep its log to read
+            for n in range(n_workers):
+                keep = Path(os.environ.get("LONG_BENCH_LOGS", "/tmp")) / f"long-bench-{tag}-{n}.log"
+                keep.write_bytes((root / f"{tag}-{n}.log").read_bytes())
+            print(f"{tag}: worker exit codes before the end {exits}; logs kept in {keep.parent}", flush=True)
     finally:
         for p in procs:
             p.terminate()
@@ -196,12 +203,13 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
         parts = db.session.scalars(select(TranscriptPart).where(TranscriptPart.transcript_id == tid)
                                    .order_by(TranscriptPart.idx)).all()
         out = dict(tag=tag, workers=n_workers, threads=threads, chunk_minutes=chunk, status=t.status, error=t.error,
-                   wall=round(wall, 1), rss_mb=[round(r) for r in rss], words=ws,
+                   wall=round(wall, 1), rss_mb=[None if r is None else round(r) for r in rss], words=ws,
+                   worker_exits=exits,
                    seams=[p.start for p in parts[1:]], parts=len(parts),
                    attempts=[p.attempts for p in parts], speakers=len({s for *_, s in ws if s}), duration=t.duration)
         db.session.remove()
     print(f"{tag}: {out['status']} in {wall:.1f} s, {len(parts)} parts, workers' peak RSS "
-          f"{', '.join(f'{r:.0f} MB' for r in rss)}, {len(ws)} words, {out['speakers']} speakers", flush=True)
+          f"{', '.join('exited' if r is None else f'{r:.0f} MB' for r in rss)}, {len(ws)} words, {out['speakers']} speakers", flush=True)
     return out
 
 
