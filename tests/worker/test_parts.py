@@ -256,7 +256,8 @@ def test_retry_runs_only_the_parts_that_did_not_finish(app, client, auth, long_c
     assert status == "failed"
     with app.app_context():
         error = db.session.get(Transcript, tid).error
-    assert error.startswith("part ") and "could not read" in error, error
+    # the recording vanished before the part opened it, or while ffmpeg was reading it: either way the part's reason
+    assert error.startswith("part ") and ("could not read" in error or "truncated or corrupt" in error), error
     before = _part_rows(app, tid)
     kept = {i for i, row in before.items() if row[0] == "done"}
     assert kept and len(kept) < len(before), before
