@@ -248,10 +248,19 @@ def test_retry_runs_only_the_parts_that_did_not_finish(app, client, auth, long_c
     ones keep their results, their job and their single attempt."""
     path, _ = long_clip
     tid = submit(client, auth, path, language="en")
-    _wait("a finished part", lambda: any(p["status"] == "done" for p in _parts(app, tid)), 120)
     with app.app_context():
         key = db.session.get(Transcript, tid).media.storage_key
-    _delete(app, key)
+    # One worker at a time, so that a part is still waiting when the recording vanishes (two free workers can
+    # read every span before the delete lands, and the transcript then simply finishes).
+    _wait("a queued part", lambda: any(p["status"] == "queued" for p in _parts(app, tid)), 120)
+    os.kill(workers[1].pid, signal.SIGSTOP)
+    try:
+        _wait("a finished part", lambda: any(p["status"] == "done" for p in _parts(app, tid)), 120)
+        os.kill(workers[0].pid, signal.SIGSTOP)
+        _delete(app, key)
+    finally:
+        for p in workers:
+            os.kill(p.pid, signal.SIGCONT)
     status = _wait("the transcript to fail", lambda: (s := _status(app, tid)) not in ("queued", "running") and s, 120)
     assert status == "failed"
     with app.app_context():
