@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 import numpy as np
 
@@ -20,6 +21,16 @@ __all__ = ["SAMPLE_RATE", "MediaError", "MediaInfo", "extract_span", "ffmpeg_exe
 
 SAMPLE_RATE = 16000
 _CHUNK_BYTES = 1 << 20  # 1 MiB of s16le = 32 s of audio per read
+
+
+def _pcm(stream: IO[bytes]) -> Iterator[np.ndarray]:
+    """The s16le samples ffmpeg writes to ``stream``, read _CHUNK_BYTES at a time (an odd byte waits for the next)."""
+    carry = b""
+    while chunk := stream.read(_CHUNK_BYTES):
+        chunk = carry + chunk
+        usable = len(chunk) - len(chunk) % 2
+        carry = chunk[usable:]
+        yield np.frombuffer(chunk[:usable], dtype="<i2")
 
 
 def _too_long(max_duration_s: float) -> MediaError:
@@ -64,13 +75,8 @@ def load_audio(
     capacity = int(((info.duration or 60) + 1) * SAMPLE_RATE)
     out = np.empty(capacity, dtype=np.float32)
     n = 0
-    carry = b""
     try:
-        while chunk := proc.stdout.read(_CHUNK_BYTES):
-            chunk = carry + chunk
-            usable = len(chunk) - len(chunk) % 2
-            carry = chunk[usable:]
-            samples = np.frombuffer(chunk[:usable], dtype="<i2")
+        for samples in _pcm(proc.stdout):
             if n + len(samples) > len(out):
                 out = np.resize(out, max(len(out) * 3 // 2, n + len(samples)))
             out[n:n + len(samples)] = samples
@@ -210,13 +216,9 @@ def speech_probabilities(source: str, progress: Callable[[float], None] | None =
         probs.append(np.asarray(out, dtype=np.float32).reshape(-1))
         tail = windows[-1, -VAD_CONTEXT:].copy()
 
-    carry = b""
     try:
-        while chunk := proc.stdout.read(_CHUNK_BYTES):
-            chunk = carry + chunk
-            usable = len(chunk) - len(chunk) % 2
-            carry = chunk[usable:]
-            x = np.frombuffer(chunk[:usable], dtype="<i2").astype(np.float32) / 32768.0
+        for pcm in _pcm(proc.stdout):
+            x = pcm.astype(np.float32) / 32768.0
             total += len(x)
             pending = np.concatenate([pending, x])
             while len(pending) >= block:

@@ -174,7 +174,7 @@ def claim(transcript_id: int, job_id: str | None) -> bool:
     res = db.session.execute(
         update(Transcript).where(*cond).values(
             status="running", stage="fetch", progress=0, error=None, attempts=Transcript.attempts + 1,
-            started_at=now, finished_at=None, updated_at=now, worker=f"{socket.gethostname()}:{os.getpid()}",
+            started_at=now, finished_at=None, updated_at=now, worker=_me(),
         )
     )
     db.session.commit()
