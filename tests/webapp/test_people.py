@@ -93,10 +93,32 @@ def test_one_person_never_names_two_speakers_of_one_transcript(client, people, v
     alice_id, token = people["alice"]
     first = voiced(alice_id, {"SPEAKER_00": _unit(_axis(0)), "SPEAKER_01": _unit(_axis(1))})
     post(client, f"/transcripts/{first}/speakers/SPEAKER_00/remember", {"name": "Maria"})
+    one = voiced(alice_id, {"SPEAKER_00": _near(0, 0.97, 3), "SPEAKER_01": _near(0, 0.60, 4)}, "One Maria")
+    _recognise(app, one)
+    got = _speakers(client, token, one)
+    assert got["SPEAKER_00"]["name"] == "Maria" and got["SPEAKER_00"]["match"] == "recognised"
+    assert got["SPEAKER_01"]["person_id"] is None
+
+    # two voices both clear the bar for Maria: the bar has not told them apart, so the reader asks about the closer
+    # one ("Maria?") and names nobody
     both = voiced(alice_id, {"SPEAKER_00": _near(0, 0.97, 3), "SPEAKER_01": _near(0, 0.93, 4)}, "Two Marias?")
     _recognise(app, both)
     got = _speakers(client, token, both)
-    assert got["SPEAKER_00"]["name"] == "Maria" and got["SPEAKER_01"]["person_id"] is None
+    assert got["SPEAKER_00"]["match"] == "suggested" and got["SPEAKER_00"]["name"] == "SPEAKER_00"
+    assert got["SPEAKER_01"]["person_id"] is None
+    assert "Maria?" in client.get(f"/transcripts/{both}").get_data(as_text=True)
+
+
+def test_a_voice_as_close_to_two_people_is_asked_about_not_named(client, people, voiced, app):
+    alice_id, token = people["alice"]
+    first = voiced(alice_id, {"SPEAKER_00": _unit(_axis(0)), "SPEAKER_01": _near(0, 0.5, 1)})  # two alike voices
+    post(client, f"/transcripts/{first}/speakers/SPEAKER_00/remember", {"name": "Maria"})
+    post(client, f"/transcripts/{first}/speakers/SPEAKER_01/remember", {"name": "Marta"})
+    # a voice half-way between them: 0.87 to each, above the bar for both
+    vague = voiced(alice_id, {"SPEAKER_00": _unit(1.5 * _axis(0) + np.sqrt(0.75) * _axis(1))}, "Sisters")
+    _recognise(app, vague)
+    got = _speakers(client, token, vague)["SPEAKER_00"]
+    assert got["match"] == "suggested" and got["name"] == "SPEAKER_00" and got["similarity"] >= 0.85
 
 
 def test_people_page_rename_merge_remove_voiceprint_and_delete(client, people, voiced, app):
