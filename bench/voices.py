@@ -2,6 +2,7 @@
 
     nice -n 5 env PYTHONPATH=. .venv/bin/python bench/voices.py          # the real set (below) + look-back timing
     nice -n 5 env PYTHONPATH=. .venv/bin/python bench/voices.py pairs    # also print every similarity pair
+    nice -n 5 env PYTHONPATH=. .venv/bin/python bench/voices.py floors 16 12 10 8 6  # the diarizer's MIN_CLUSTER
 
 Needs (Debian, root):
 
@@ -377,6 +378,51 @@ def real_set(show_pairs: bool) -> None:
     print("recognising recordings: " + "; ".join(names))
 
 
+def recordings_of_the_set() -> list[tuple[str, np.ndarray, list]]:
+    """Every recording of the set: the recognising ones, Allison in Spanish, the enrolling ones, pyannote's."""
+    voices, out = list(VOICES), []
+    n = len(voices)
+    for i in range(n):
+        trio = [voices[i], voices[(i + 2) % n], voices[(i + 3) % n]]
+        out.append(("+".join(trio), *conversation({v: (clips(v)[1], 10.0, 8 * ((i - voices.index(v)) % n))
+                                                   for v in trio}, seed=100 + i)))
+    out.append(("allison(es)+carlo+paola", *conversation(
+        {"allison-es": (clips("allison-es")[1], 10.0, 0), "carlo": (clips("carlo")[1], 10.0, 30),
+         "paola": (clips("paola")[1], 10.0, 30)}, seed=999)))
+    for i, v in enumerate(voices):
+        partner = voices[(i + 1) % n]
+        short = [c for c in clips(v)[0] if len(c) <= 3.5 * SR]
+        for kind, pool, secs in (("long", clips(v)[0], 12.0), ("short", short, 3.0)):
+            out.append((f"enrol {v} {kind}", *conversation({v: (pool, secs, 0), partner: (clips(partner)[0], 8.0, 20)},
+                                                           seed=i)))
+    out += [("sample.wav first half", *sample_half(True)), ("sample.wav second half", *sample_half(False)),
+            ("sample.wav", *sample())]
+    return out
+
+
+def floors(values: list[int]) -> None:
+    """The speaker count the diarizer finds on every recording of the set with its MIN_CLUSTER floor set to each of
+    ``values`` (windows embedded once per recording)."""
+    import worker.clustering as clustering
+    from worker.diarize import embed, offline_diarization
+    from worker.result import Options
+
+    embedded = [(name, wav, ref, embed(wav)) for name, wav, ref in recordings_of_the_set()]
+    saved = clustering.MIN_CLUSTER
+    try:
+        for floor in values:
+            clustering.MIN_CLUSTER = floor
+            wrong = []
+            for name, wav, ref, windows in embedded:
+                found = len({k for *_, k in offline_diarization(wav, Options(), windows=windows).turns})
+                if found != len({v for *_, v in ref}):
+                    wrong.append(f"{name} {found}/{len({v for *_, v in ref})}")
+            print(f"MIN_CLUSTER={floor}: count right on {len(embedded) - len(wrong)} of {len(embedded)}; "
+                  f"wrong (found/true): {'; '.join(wrong) or 'none'}", flush=True)
+    finally:
+        clustering.MIN_CLUSTER = saved
+
+
 def look_back_timing() -> None:
     rng = np.random.default_rng(0)
     unit = lambda n: (lambda m: m / np.linalg.norm(m, axis=1, keepdims=True))(rng.random((n, 256)))
@@ -390,6 +436,9 @@ def look_back_timing() -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["floors"]:
+        floors([int(x) for x in sys.argv[2:]] or [16])
+        sys.exit()
     t0 = time.perf_counter()
     real_set("pairs" in sys.argv[1:])
     print(f"\nreal set: {time.perf_counter() - t0:.0f} s")
