@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 
+from redis import Redis
 from rq import Queue, SimpleWorker, get_current_job
 
 from webapp import queue as queue_mod
@@ -37,8 +38,11 @@ def make_worker(app, name: str | None = None) -> SimpleWorker:
     from worker import tasks
 
     tasks.set_app(app)
-    with app.app_context():
-        conn = queue_mod.connection()
+    # Its own client: RQ blocks on Redis for up to its dequeue timeout (~7 min) waiting for a job and sets its
+    # client's socket timeout above that, but the app's client gives up on a command after 10 s, and connections it
+    # had already opened (the model announcer's, the reaper's) kept that: an idle worker's wait timed out on one and
+    # the worker quit ("Redis connection timeout, quitting"; `up --workers 2` sometimes ran one).
+    conn = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=3, health_check_interval=30)
     # Webhook deliveries first: each is a short POST, and should not wait behind a queue of long recordings.
     from webapp.services.webhooks import QUEUE_NAME as WEBHOOKS
 
