@@ -3,6 +3,7 @@
     nice .venv/bin/python bench/long.py --minutes 8 --chunk 2                   # the figures in docs/benchmarks.md
     nice .venv/bin/python bench/long.py --minutes 120 --workers 1,2 --out long-2h.jsonl
     nice .venv/bin/python bench/long.py --minutes 600 --workers 2 --no-single --out long-10h.jsonl
+    nice .venv/bin/python bench/long.py --minutes 120 --chunk 15 --workers 2 --no-single --kill-after 150  # kill -9
     nice .venv/bin/python bench/long.py --threshold                             # the voiceprint distance on real speech
 
 The recording: pyannote's real two-speaker sample.wav (30 s) repeated, with a short espeak-ng sentence between
@@ -14,6 +15,12 @@ or --single-threads, no speakers) as the reference, unless --no-single; (b) part
 = cores / N each). Each reports wall time (submit -> done), every worker's peak RSS (VmHWM), the parts, and
 against (a): WER, and words lost or duplicated within 3 s of a seam, speakers found. With --out every run and the
 comparison are appended there as JSON lines as soon as they are measured.
+
+--kill-after S repeats each parts run with a failure: S seconds after submitting, the first worker is killed with
+SIGKILL while it runs a part, and a new worker process is started 1 s later (what `scriptorium up` does for a
+worker that dies after its first minute). It reports how long the killed part had been running, when the part was
+taken again, the extra wall time against the run without the kill, and the killed run's words against that run's
+(WER, lost or duplicated words at the seams).
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -151,7 +159,7 @@ def threshold() -> None:
 
 
 def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, chunk: float, tag: str,
-        diarize: bool, timeout: float) -> dict:
+        diarize: bool, timeout: float, kill_after: float | None = None) -> dict:
     from sqlalchemy import select
 
     from webapp.extensions import db
@@ -160,9 +168,14 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
 
     proc_env = dict(os.environ, **env, CHUNK_MINUTES=str(chunk), WORKER_THREADS=str(threads), PYTHONUNBUFFERED="1",
                     HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYANNOTE_METRICS_ENABLED="false")
-    procs = [subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], cwd=ROOT, env=proc_env,
-                              stdout=open(root / f"{tag}-{n}.log", "w"), stderr=subprocess.STDOUT)
-             for n in range(n_workers)]
+    def start(n: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "scriptorium.cli", "worker"], cwd=ROOT, env=proc_env,
+                                stdout=open(root / f"{tag}-{n}.log", "w"), stderr=subprocess.STDOUT)
+
+    procs = [start(n) for n in range(n_workers)]
+    killed: dict = {}
+    seen: dict[tuple[int, int], list[float | None]] = {}  # (part, attempt) -> [first seen running, seen done]
+    host = socket.gethostname()
     with app.app_context():
         from webapp.models import User
 
@@ -177,6 +190,26 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
             with app.app_context():
                 t = db.session.get(Transcript, tid)
                 status = t.status
+                now = time.monotonic() - t0
+                running_on = {}
+                for p in db.session.scalars(select(TranscriptPart).where(TranscriptPart.transcript_id == tid)):
+                    if p.status == "running":
+                        seen.setdefault((p.idx, p.attempts), [now, None])
+                        running_on[p.worker] = p
+                    elif p.status == "done" and (p.idx, p.attempts) in seen and seen[(p.idx, p.attempts)][1] is None:
+                        seen[(p.idx, p.attempts)][1] = now
+                victim = running_on.get(f"{host}:{procs[0].pid}")
+                if kill_after is not None and not killed and now >= kill_after and victim is not None:
+                    rss_then = peak_rss_mb(procs[0].pid)
+                    os.kill(procs[0].pid, signal.SIGKILL)
+                    procs[0].wait()
+                    killed = dict(at=round(now, 1), part=victim.idx, attempt=victim.attempts,
+                                  part_running_s=round(now - seen[(victim.idx, victim.attempts)][0], 1),
+                                  rss_mb=None if rss_then is None else round(rss_then))
+                    print(f"{tag}: killed worker {procs[0].pid} at {now:.0f} s, {killed['part_running_s']:.0f} s "
+                          f"into part {victim.idx}", flush=True)
+                    time.sleep(1.0)
+                    procs[0] = start(n_workers)  # the supervisor's restart (its own log)
                 db.session.remove()
             if status not in ("queued", "running"):
                 break
@@ -184,7 +217,7 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
                 raise SystemExit(f"{tag}: not done after {timeout:.0f} s")
             time.sleep(0.5)
         wall = time.monotonic() - t0
-        rss = [peak_rss_mb(p.pid) for p in procs]
+        rss = [peak_rss_mb(p.pid) if p.poll() is None else None for p in procs]
         exits = [p.poll() for p in procs]
         if any(code is not None for code in exits):  # a worker stopped before the end: keep its log to read
             for n in range(n_workers):
@@ -204,7 +237,9 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
                                    .order_by(TranscriptPart.idx)).all()
         out = dict(tag=tag, workers=n_workers, threads=threads, chunk_minutes=chunk, status=t.status, error=t.error,
                    wall=round(wall, 1), rss_mb=[None if r is None else round(r) for r in rss], words=ws,
-                   worker_exits=exits,
+                   worker_exits=exits, killed=killed or None,
+                   part_times=sorted([i, a, round(b, 1), None if e is None else round(e, 1)]
+                                     for (i, a), (b, e) in seen.items()),
                    seams=[p.start for p in parts[1:]], parts=len(parts),
                    attempts=[p.attempts for p in parts], speakers=len({s for *_, s in ws if s}), duration=t.duration)
         db.session.remove()
@@ -219,7 +254,7 @@ def compare(ref: dict, r: dict) -> dict:
     hw = [(w, t) for word, t, _ in r["words"] for w in words(word)]
     rate, edits = timed_wer(rw, hw)
     lost, dup = seam_errors(rw, hw, r["seams"])
-    return dict(tag=r["tag"], vs="single", wer=round(100 * rate, 2), edits=edits, words=len(hw), ref_words=len(rw),
+    return dict(tag=r["tag"], vs=ref["tag"], wer=round(100 * rate, 2), edits=edits, words=len(hw), ref_words=len(rw),
                 seams=len(r["seams"]), seam_lost=lost, seam_duplicated=dup, speakers=r["speakers"],
                 wall=r["wall"], ref_wall=ref["wall"])
 
@@ -240,6 +275,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds per run (default: 15 min, or 3x the recording's length when longer)")
     ap.add_argument("--out", type=Path, help="append each run and comparison here as JSON lines")
+    ap.add_argument("--kill-after", type=float, default=None,
+                    help="also repeat each parts run with its first worker killed (SIGKILL) this many seconds in")
     args = ap.parse_args()
     if args.threshold:
         return threshold()
@@ -276,18 +313,36 @@ def main() -> None:
         plans = ([] if args.no_single else [("single", 1, single_threads, 100000.0, False)]) + [
             (f"parts{n}", n, max(1, cores // n), args.chunk, not args.no_speakers)
             for n in map(int, args.workers.split(","))]
-        ref = None
+        if args.kill_after is not None:  # each parts run again, with its first worker killed mid-part
+            plans = [p for plan in plans for p in ([plan] if plan[0] == "single" else
+                                                   [plan, (plan[0] + "-killed", *plan[1:])])]
+        ref, plain = None, None
         for tag, n, threads, chunk, diarize in plans:
-            r = run(app, env, root, path, n, threads, chunk, tag, diarize, timeout)
+            kill = args.kill_after if tag.endswith("-killed") else None
+            r = run(app, env, root, path, n, threads, chunk, tag, diarize, timeout, kill_after=kill)
             emit({k: v for k, v in r.items() if k != "words"} | {"load": os.getloadavg()[0]})
             if tag == "single":
                 ref = r
-            elif ref is not None:
-                c = compare(ref, r)
+            elif kill is None:
+                plain = r
+            for base in ([ref] if ref is not None and tag != "single" else []) + ([plain] if kill else []):
+                c = compare(base, r)
                 emit(c)
-                print(f"{tag} vs single job: WER {c['wer']:.2f}% ({c['words']} vs {c['ref_words']} words); at "
+                print(f"{tag} vs {base['tag']}: WER {c['wer']:.2f}% ({c['words']} vs {c['ref_words']} words); at "
                       f"{c['seams']} seams: {c['seam_lost']} lost, {c['seam_duplicated']} duplicated; speakers "
                       f"{c['speakers']}; wall {c['wall']:.1f} s vs {c['ref_wall']:.1f} s", flush=True)
+            if kill and plain is not None and r["killed"]:
+                k = r["killed"]
+                again = [a for a in r["part_times"] if a[0] == k["part"] and a[1] > k["attempt"]]
+                plain_part = [a for a in plain["part_times"] if a[0] == k["part"] and a[3] is not None]
+                cost = dict(tag=tag, killed_part=k["part"], killed_after_s=k["part_running_s"],
+                            retaken_after_s=round(again[0][2] - k["at"], 1) if again else None,
+                            part_time_plain_s=round(plain_part[0][3] - plain_part[0][2], 1) if plain_part else None,
+                            extra_wall_s=round(r["wall"] - plain["wall"], 1), attempts=r["attempts"])
+                emit(cost)
+                print(f"{tag}: part {cost['killed_part']} killed {cost['killed_after_s']} s in, taken again "
+                      f"{cost['retaken_after_s']} s later; that part took {cost['part_time_plain_s']} s without the "
+                      f"kill; the run took {cost['extra_wall_s']} s longer", flush=True)
             with app.app_context():  # the next run submits the same bytes with the same options: free the slot
                 from sqlalchemy import delete
 
@@ -297,7 +352,6 @@ def main() -> None:
                 db.session.execute(delete(Transcript))
                 db.session.commit()
                 db.session.remove()
-
 
 if __name__ == "__main__":
     main()

@@ -344,8 +344,10 @@ def write_result(t: Transcript, result: TranscriptResult, elapsed: float) -> Non
 
     The one writer of result rows: ``store_result`` above, and the tests' transcript factory."""
     transcript_id = t.id
-    names = {s.label: s.display_name for s in t.speakers if s.display_name}
     links = _speaker_links(t, result)  # a retry keeps who the speakers are (enrolled / recognised / rejected)
+    # a name a person gave keeps its label unless that label is now another voice (its person link was dropped)
+    names = {s.label: s.display_name for s in t.speakers
+             if s.display_name and (s.person_id is None or s.label in links)}
     db.session.execute(delete(Word).where(Word.transcript_id == transcript_id))
     db.session.execute(delete(Segment).where(Segment.transcript_id == transcript_id))
     db.session.execute(delete(Speaker).where(Speaker.transcript_id == transcript_id))

@@ -236,3 +236,34 @@ def test_find_a_person_in_earlier_recordings_from_the_page(client, people, voice
     done = client.get(f"/people/look-back/{job_id}")
     assert done.status_code == 286 and "speakers named or suggested" in done.get_data(as_text=True)
     assert _speakers(client, token, old)["SPEAKER_00"]["name"] == "Maria"
+
+
+def test_a_retry_that_gives_the_label_to_another_voice_drops_the_persons_name(client, people, voiced, app):
+    """A retry with other options can give SPEAKER_00 to another voice: the person's name must not follow the
+    label onto it (it did: the link was dropped, the display name kept)."""
+    from webapp.extensions import db
+    from webapp.models import Transcript
+    from worker.result import Segment, TranscriptResult, Word
+    from worker.tasks import write_result
+
+    alice_id, token = people["alice"]
+    tid = voiced(alice_id, {"SPEAKER_00": _unit(_axis(0)), "SPEAKER_01": _unit(_axis(1))})
+    post(client, f"/transcripts/{tid}/speakers/SPEAKER_00/remember", {"name": "Maria"})
+    assert _speakers(client, token, tid)["SPEAKER_00"]["name"] == "Maria"
+
+    def retried(voice_of_speaker_00):
+        segs = [Segment(start=i, end=i + 0.8, text="hello there", speaker=lab,
+                        words=[Word(word="hello", start=i, end=i + 0.35, speaker=lab, score=0.9),
+                               Word(word="there", start=i + 0.4, end=i + 0.75, speaker=lab, score=0.9)])
+                for i, lab in enumerate(["SPEAKER_00", "SPEAKER_01"])]
+        return TranscriptResult(language="en", duration=2.0, segments=segs, model="tiny.en", word_timing="whisper",
+                                speakers=["SPEAKER_00", "SPEAKER_01"],
+                                speaker_embeddings={"SPEAKER_00": voice_of_speaker_00, "SPEAKER_01": _unit(_axis(1))})
+
+    for voice, name in ((_near(0, 0.97, 3), "Maria"), (_unit(_axis(2)), "SPEAKER_00")):  # same voice, then another
+        with app.app_context():
+            write_result(db.session.get(Transcript, tid), retried(voice), elapsed=0.0)
+            db.session.commit()
+        got = _speakers(client, token, tid)["SPEAKER_00"]
+        assert got["name"] == name, got
+        assert (got["person_id"] is not None) == (name == "Maria")
