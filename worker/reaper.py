@@ -138,8 +138,8 @@ def reap_parts(max_attempts: int, stale_after: float = STALE_AFTER,
         enqueue_parts.append(part)
         done["parts_reenqueued"].append(part.id)
     db.session.commit()
-    for part in enqueue_parts:
-        part_service.enqueue_part(part)
+    for part in enqueue_parts:  # at the front: they had their turn, and their recordings' merges wait for them
+        part_service.enqueue_part(part, at_front=True)
     for tid in lost_merges:
         t = db.session.get(Transcript, tid, with_for_update=True, populate_existing=True)
         if (t is not None and t.status == "running" and t.worker == PARTS_WORKER and t.stage == "store"

@@ -42,6 +42,31 @@ def test_a_job_whose_worker_vanished_is_requeued_and_runs_once(app, client, auth
     assert row["status"] == "done" and row["attempts"] == 2 and row["error"] is None
 
 
+def test_a_part_whose_worker_vanished_runs_again_before_the_jobs_queued_since(app, client, auth, speech):
+    """A long recording's part re-queued by the reaper goes to the front of the queue: the recording's merge waits
+    for it, and it had its turn already. At the back it would wait for everything submitted since."""
+    from webapp import queue
+    from webapp.models import TranscriptPart
+    from webapp.services.parts import PARTS_WORKER
+    from worker.reaper import reap
+
+    long_one = submit(client, auth, speech("This stands in for a long recording split into parts."))
+    later = submit(client, auth, speech("This was submitted while the part was running."))
+    with app.app_context():
+        t = db.session.get(Transcript, long_one)
+        queue.get_queue().remove(t.rq_job_id)  # the split job has run: only its parts are left
+        t.status, t.worker, t.stage = "running", PARTS_WORKER, "transcribe"
+        db.session.add(TranscriptPart(transcript_id=long_one, idx=0, start=0.0, end=900.0, status="running",
+                                      attempts=1, progress=40, worker="gone-host:1", rq_job_id="first-run",
+                                      updated_at=datetime.now(timezone.utc) - timedelta(seconds=600)))
+        db.session.commit()
+        assert reap(max_attempts=3)["parts_requeued"]
+        part = db.session.scalar(select(TranscriptPart).where(TranscriptPart.transcript_id == long_one))
+        waiting = queue.get_queue().job_ids
+        assert part.status == "queued" and waiting[0] == part.rq_job_id != "first-run"
+        assert db.session.get(Transcript, later).rq_job_id in waiting[1:]
+
+
 def test_a_job_that_keeps_killing_its_worker_fails_with_a_reason(app, client, auth, speech):
     from worker.reaper import reap
 

@@ -45,11 +45,12 @@ def name_job(part: TranscriptPart) -> str:
     return part.rq_job_id
 
 
-def enqueue_part(part: TranscriptPart) -> None:
-    """Put the part's named job on the queue; its timeout follows the part's length, not the recording's."""
+def enqueue_part(part: TranscriptPart, at_front: bool = False) -> None:
+    """Put the part's named job on the queue; its timeout follows the part's length, not the recording's.
+    ``at_front``: a part taken again after its worker died (its recording's merge waits for it; it had its turn)."""
     queue.get_queue().enqueue(
         PART_TASK, part.id, job_id=part.rq_job_id, job_timeout=queue.timeout_for(part.length),
-        failure_ttl=queue.FAILURE_TTL, result_ttl=queue.RESULT_TTL,
+        failure_ttl=queue.FAILURE_TTL, result_ttl=queue.RESULT_TTL, at_front=at_front,
         description=f"transcribe part {part.idx} of transcript {part.transcript_id}")
 
 
