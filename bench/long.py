@@ -4,6 +4,7 @@
     nice .venv/bin/python bench/long.py --minutes 120 --workers 1,2 --out long-2h.jsonl
     nice .venv/bin/python bench/long.py --minutes 600 --workers 2 --no-single --out long-10h.jsonl
     nice .venv/bin/python bench/long.py --minutes 120 --chunk 15 --workers 2 --no-single --kill-after 150  # kill -9
+    nice .venv/bin/python bench/long.py --minutes 120 --chunk 15 --workers 2 --no-single --kill-after 150 --kill-into 60
     nice .venv/bin/python bench/long.py --threshold                             # the voiceprint distance on real speech
 
 The recording: pyannote's real two-speaker sample.wav (30 s) repeated, with a short espeak-ng sentence between
@@ -17,7 +18,7 @@ against (a): WER, and words lost or duplicated within 3 s of a seam, speakers fo
 comparison are appended there as JSON lines as soon as they are measured.
 
 --kill-after S repeats each parts run with a failure: S seconds after submitting, the first worker is killed with
-SIGKILL while it runs a part, and a new worker process is started 1 s later (what `scriptorium up` does for a
+SIGKILL while it runs a part (with --kill-into T, once it has run that part T seconds), and a new worker process is started 1 s later (what `scriptorium up` does for a
 worker that dies after its first minute). It reports how long the killed part had been running, when the part was
 taken again, the extra wall time against the run without the kill, and the killed run's words against that run's
 (WER, lost or duplicated words at the seams).
@@ -159,7 +160,7 @@ def threshold() -> None:
 
 
 def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, chunk: float, tag: str,
-        diarize: bool, timeout: float, kill_after: float | None = None) -> dict:
+        diarize: bool, timeout: float, kill_after: float | None = None, kill_into: float = 0.0) -> dict:
     from sqlalchemy import select
 
     from webapp.extensions import db
@@ -199,7 +200,8 @@ def run(app, env: dict, root: Path, path: Path, n_workers: int, threads: int, ch
                     elif p.status == "done" and (p.idx, p.attempts) in seen and seen[(p.idx, p.attempts)][1] is None:
                         seen[(p.idx, p.attempts)][1] = now
                 victim = running_on.get(f"{host}:{procs[0].pid}")
-                if kill_after is not None and not killed and now >= kill_after and victim is not None:
+                if (kill_after is not None and not killed and now >= kill_after and victim is not None
+                        and now - seen[(victim.idx, victim.attempts)][0] >= kill_into):
                     rss_then = peak_rss_mb(procs[0].pid)
                     os.kill(procs[0].pid, signal.SIGKILL)
                     procs[0].wait()
@@ -277,6 +279,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="append each run and comparison here as JSON lines")
     ap.add_argument("--kill-after", type=float, default=None,
                     help="also repeat each parts run with its first worker killed (SIGKILL) this many seconds in")
+    ap.add_argument("--kill-into", type=float, default=0.0,
+                    help="with --kill-after: wait until the first worker has run its part this many seconds")
     args = ap.parse_args()
     if args.threshold:
         return threshold()
@@ -319,7 +323,8 @@ def main() -> None:
         ref, plain = None, None
         for tag, n, threads, chunk, diarize in plans:
             kill = args.kill_after if tag.endswith("-killed") else None
-            r = run(app, env, root, path, n, threads, chunk, tag, diarize, timeout, kill_after=kill)
+            r = run(app, env, root, path, n, threads, chunk, tag, diarize, timeout, kill_after=kill,
+                    kill_into=args.kill_into)
             emit({k: v for k, v in r.items() if k != "words"} | {"load": os.getloadavg()[0]})
             if tag == "single":
                 ref = r
