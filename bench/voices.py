@@ -317,7 +317,8 @@ def real_set(show_pairs: bool) -> None:
             print(f"  {title} {lab}: " + ", ".join(f"{v} {s:.1f} s" for v, s in voices_in.items())
                   + " | closest: " + ", ".join(f"{p} {s:.3f}" for s, p in top))
     print()
-    print(f"same voice  : n={len(same)} min={same[0][0]:.3f} mean={np.mean([s for s, *_ in same]):.3f}  "
+    print(f"same voice  : n={len(same)} min={same[0][0]:.3f} mean={np.mean([s for s, *_ in same]):.3f} "
+          f"sd={np.std([s for s, *_ in same]):.3f} sd without the lowest={np.std([s for s, *_ in same[1:]]):.3f}  "
           f"lowest: {', '.join(f'{p} {s:.3f}' for s, p, _ in same[:4])}")
     print(f"other voice : n={len(other)} max={other[0][0]:.3f} mean={np.mean([s for s, *_ in other]):.3f}  "
           f"highest: {', '.join(f'{m} as {p} {s:.3f}' for s, p, m in other[:4])}")

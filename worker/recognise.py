@@ -6,10 +6,13 @@ docs/benchmarks.md): at or above RECOGNISE the speaker takes the person's name (
 it the reader asks ("suggested", accept / reject). Each person names at most one speaker of a transcript: pairs are
 assigned best first, so two speakers are never named as the same person without someone's say-so.
 
-A match above RECOGNISE that has a rival above RECOGNISE too (another speaker of the transcript as close to the same
-person, or the same speaker as close to another person) is only suggested: one person is one voice, so when two
-clear the bar the bar has not told them apart, and the reader asks rather than guesses. Measured: Allison's Spanish
-voice came out 0.885 to Paola's print while Paola herself, in the same recording, was 0.852 (docs/benchmarks.md).
+A match above RECOGNISE is only suggested when it has a rival: another speaker of the transcript whose own closest
+person is the same one, or another person whose own closest speaker is the same one, also above RECOGNISE and less
+than MARGIN below the match. One person is one voice, so when two want the same one and are about as close, the
+bar has not told them apart, and the reader asks rather than guesses. MARGIN is two standard deviations of one
+voice's similarity across recordings on the calibration set (0.025, bench/voices.py). Measured (docs/benchmarks.md):
+Allison's Spanish voice came out 0.886 to Paola's print while Paola herself, in the same recording, was 0.852 (0.034
+apart: asked); pyannote's speaker91 is 0.854 to speaker90's print beside speaker90's own 0.937 (0.083: named).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ log = logging.getLogger("scriptorium.worker")
 class Thresholds:
     recognise: float = 0.85  # above every other-voice pair measured (max 0.828)
     suggest: float = 0.75
+    margin: float = 0.05  # a rival this close to a match makes it a question (2 sd of one voice's similarity)
 
 
 @dataclass(frozen=True)
@@ -72,19 +76,26 @@ def recognise(speaker_embeddings: Mapping[str, Sequence[float]],
 
     Greedy one-to-one: the most similar (speaker, person) pair first; a person already named in this transcript
     (``taken``) or rejected for a speaker (``rejected``) is never proposed for it again. A pair above
-    ``thresholds.recognise`` with a rival above it (same person, another speaker; same speaker, another person) is
-    only suggested."""
+    ``thresholds.recognise`` is only suggested when it has a rival above it and within ``thresholds.margin`` of it:
+    another speaker whose closest person is this person, or another person whose closest speaker is this speaker."""
     rejected = {k: set(v) for k, v in (rejected or {}).items()}
     used_people, out = set(taken), {}
     pairs = sorted(((sim, label, pid) for (label, pid), sim in similarities(speaker_embeddings,
                                                                              people_voiceprints).items()
                     if sim >= thresholds.suggest and pid not in rejected.get(label, ()) and pid not in used_people),
                    reverse=True)
-    clear = [(label, pid) for sim, label, pid in pairs if sim >= thresholds.recognise]
+    best_person: dict[str, tuple[int, float]] = {}  # above the bar: each speaker's closest person, and the reverse
+    best_speaker: dict[int, tuple[str, float]] = {}
+    for sim, label, pid in pairs:  # best first
+        if sim >= thresholds.recognise:
+            best_person.setdefault(label, (pid, sim))
+            best_speaker.setdefault(pid, (label, sim))
     for sim, label, pid in pairs:
         if label in out or pid in used_people:
             continue
-        rivals = any((a == label) != (b == pid) for a, b in clear)  # shares exactly one side with this pair
+        close = sim - thresholds.margin
+        rivals = (any(other != label and p == pid and s > close for other, (p, s) in best_person.items())
+                  or any(p != pid and other == label and s > close for p, (other, s) in best_speaker.items()))
         kind = "recognised" if sim >= thresholds.recognise and not rivals else "suggested"
         out[label] = Match(label, pid, kind, round(sim, 4))
         used_people.add(pid)

@@ -99,9 +99,15 @@ def test_one_person_never_names_two_speakers_of_one_transcript(client, people, v
     assert got["SPEAKER_00"]["name"] == "Maria" and got["SPEAKER_00"]["match"] == "recognised"
     assert got["SPEAKER_01"]["person_id"] is None
 
-    # two voices both clear the bar for Maria: the bar has not told them apart, so the reader asks about the closer
-    # one ("Maria?") and names nobody
-    both = voiced(alice_id, {"SPEAKER_00": _near(0, 0.97, 3), "SPEAKER_01": _near(0, 0.93, 4)}, "Two Marias?")
+    # two voices clear the bar for Maria, one far closer than the other: the closer one is Maria
+    clear = voiced(alice_id, {"SPEAKER_00": _near(0, 0.97, 3), "SPEAKER_01": _near(0, 0.87, 4)}, "Maria and a guest")
+    _recognise(app, clear)
+    got = _speakers(client, token, clear)
+    assert got["SPEAKER_00"]["name"] == "Maria" and got["SPEAKER_01"]["person_id"] is None
+
+    # two voices clear the bar for Maria about equally: the bar has not told them apart, so the reader asks about
+    # the closer one ("Maria?") and names nobody
+    both = voiced(alice_id, {"SPEAKER_00": _near(0, 0.95, 3), "SPEAKER_01": _near(0, 0.93, 4)}, "Two Marias?")
     _recognise(app, both)
     got = _speakers(client, token, both)
     assert got["SPEAKER_00"]["match"] == "suggested" and got["SPEAKER_00"]["name"] == "SPEAKER_00"

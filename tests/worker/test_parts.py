@@ -251,8 +251,9 @@ def test_retry_runs_only_the_parts_that_did_not_finish(app, client, auth, long_c
     with app.app_context():
         key = db.session.get(Transcript, tid).media.storage_key
     # One worker at a time, so that a part is still waiting when the recording vanishes (two free workers can
-    # read every span before the delete lands, and the transcript then simply finishes).
-    _wait("a queued part", lambda: any(p["status"] == "queued" for p in _parts(app, tid)), 120)
+    # read every span before the delete lands, and the transcript then simply finishes). Only once the split has
+    # put every part on the queue: a worker paused in the middle of the split leaves the rest nothing to take.
+    _wait("every part on the queue", lambda: _all_enqueued(app, tid), 120)
     os.kill(workers[1].pid, signal.SIGSTOP)
     try:
         _wait("a finished part", lambda: any(p["status"] == "done" for p in _parts(app, tid)), 120)
@@ -280,6 +281,21 @@ def test_retry_runs_only_the_parts_that_did_not_finish(app, client, auth, long_c
     merged = _merged_words(app, tid)
     for p in _parts(app, tid):  # every part's words are in the transcript, the kept ones' included
         assert any(p["start"] <= (s + e) / 2 < p["end"] for _, s, e, _ in merged), p
+
+
+def _all_enqueued(app, tid) -> bool:
+    """The split is over: the transcript has parts, and each queued one has its RQ job in Redis."""
+    from rq.job import Job
+
+    from webapp import queue
+
+    with app.app_context():
+        rows = db.session.scalars(select(TranscriptPart).where(TranscriptPart.transcript_id == tid)).all()
+        done = bool(rows) and all(r.status != "queued" or (r.rq_job_id and Job.exists(r.rq_job_id,
+                                                                                      connection=queue.connection()))
+                                  for r in rows)
+        db.session.remove()
+    return done
 
 
 def _delete(app, key):
