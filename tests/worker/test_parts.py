@@ -321,6 +321,7 @@ def test_reaper_requeues_an_orphaned_part_reenqueues_a_lost_one_and_a_lost_merge
     from datetime import datetime, timedelta, timezone
 
     from rq.job import Job
+    from sqlalchemy import text as sql
     from sqlalchemy import update
 
     from webapp import queue
@@ -329,17 +330,24 @@ def test_reaper_requeues_an_orphaned_part_reenqueues_a_lost_one_and_a_lost_merge
 
     path, _ = long_clip
     tid = submit(client, auth, path, language="en")
-    _wait("a queued part", lambda: any(p["status"] == "queued" for p in _parts(app, tid)), 120)
-    for p in workers:
-        os.kill(p.pid, signal.SIGSTOP)
+    _wait("every part on the queue, one still waiting", lambda: _all_enqueued(app, tid) and any(
+        p["status"] == "queued" for p in _parts(app, tid)), 120)
+    stopped = False
     try:
-        now = _parts(app, tid)
-        lost = [p["idx"] for p in now if p["status"] == "queued"][-1]
-        orphan = [p["idx"] for p in now if p["status"] != "done" and p["idx"] != lost][0]  # queued or running
         old = datetime.now(timezone.utc) - timedelta(minutes=5)
         with app.app_context():
+            # Lock the parts first, then pause the workers: a worker paused inside its own short transaction on a
+            # part (its heartbeat) would hold that row's lock, and the edits below would wait for it for ever.
+            db.session.execute(sql("SET LOCAL lock_timeout = '30s'"))
             rows = {p.idx: p for p in db.session.scalars(select(TranscriptPart).where(
-                TranscriptPart.transcript_id == tid))}
+                TranscriptPart.transcript_id == tid).with_for_update())}
+            for p in workers:
+                os.kill(p.pid, signal.SIGSTOP)
+            stopped = True
+            queued = [i for i, r in sorted(rows.items()) if r.status == "queued"]
+            assert queued, {i: r.status for i, r in rows.items()}  # three parts, two workers: one still waits
+            lost = queued[-1]
+            orphan = [i for i, r in sorted(rows.items()) if r.status != "done" and i != lost][0]  # queued or running
             rows[orphan].status, rows[orphan].worker, rows[orphan].attempts = "running", "gone-host:1", 1
             rows[orphan].updated_at = old
             # gone from Redis (when the split was paused before enqueueing it, it is not there yet either)
@@ -371,8 +379,9 @@ def test_reaper_requeues_an_orphaned_part_reenqueues_a_lost_one_and_a_lost_merge
             db.session.execute(update(Transcript).where(Transcript.id == merged_tid).values(updated_at=old))
             db.session.commit()
     finally:
-        for p in workers:
-            os.kill(p.pid, signal.SIGCONT)
+        if stopped:
+            for p in workers:
+                os.kill(p.pid, signal.SIGCONT)
     _done(app, tid)
     rows = _part_rows(app, tid)
     assert rows[orphan][:2] == ("done", 2), rows  # re-run, counted as an attempt
